@@ -1,0 +1,237 @@
+"""Program configuration: the YAML file that describes the feedback program.
+
+It owns what the program surveys and when (industries, cadences, touchpoints), the fatigue
+rules, locales, the sender, report recipients, KPI baselines and targets, and the comment theme
+taxonomy. ``load_config`` validates the whole file before anything touches data and raises
+``ConfigError`` naming the file, the key and the problem.
+
+The path defaults to ``include/config/program.yaml`` and can be overridden with the
+``NPS_PROGRAM_CONFIG`` environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from nps import CONFIG_DIR
+
+DEFAULT_CONFIG_PATH = CONFIG_DIR / "program.yaml"
+
+
+class ConfigError(ValueError):
+    """The program configuration is missing, malformed or inconsistent."""
+
+
+class SurveyType(str, Enum):
+    nps = "nps"
+    csat = "csat"
+    ces = "ces"
+
+
+#: Inclusive answer range of each survey type (DOMAIN.md section 1).
+SCORE_RANGES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
+
+
+class Cadence(str, Enum):
+    weekly = "weekly"
+    monthly = "monthly"
+    bimonthly = "bimonthly"
+    quarterly = "quarterly"
+    semiannual = "semiannual"
+    annual = "annual"
+
+    @property
+    def months(self) -> int | None:
+        """Length in calendar months, or None for the weekly cadence."""
+        return {"weekly": None, "monthly": 1, "bimonthly": 2, "quarterly": 3, "semiannual": 6, "annual": 12}[
+            self.value
+        ]
+
+    def cycle_bounds(self, day: date) -> tuple[date, date]:
+        """The [start, end) of the cycle that contains ``day``; cycles align to calendar weeks/months."""
+        if self is Cadence.weekly:
+            start = day - timedelta(days=day.weekday())
+            return start, start + timedelta(days=7)
+        months = self.months
+        assert months is not None
+        first_month = ((day.month - 1) // months) * months + 1
+        start = date(day.year, first_month, 1)
+        end_month = first_month + months
+        end = date(day.year + (end_month - 1) // 12, (end_month - 1) % 12 + 1, 1)
+        return start, end
+
+    def cycle_key(self, day: date) -> str:
+        """A stable name for the cycle that contains ``day``, e.g. ``2026-Q3`` or ``2026-W36``."""
+        start, _ = self.cycle_bounds(day)
+        if self is Cadence.weekly:
+            iso = start.isocalendar()
+            return f"{iso.year}-W{iso.week:02d}"
+        if self is Cadence.quarterly:
+            return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+        if self is Cadence.semiannual:
+            return f"{start.year}-H{(start.month - 1) // 6 + 1}"
+        if self is Cadence.annual:
+            return f"{start.year}"
+        return f"{start.year}-M{start.month:02d}"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TouchpointRule(_Strict):
+    survey: SurveyType
+    delay_days: Annotated[int, Field(ge=0, le=90)] = 1
+    description: str = ""
+
+
+class Industry(_Strict):
+    relationship_cadence: Cadence
+    relationship_survey: SurveyType = SurveyType.nps
+    touchpoints: dict[str, TouchpointRule] = Field(default_factory=dict)
+
+
+class Fatigue(_Strict):
+    """Contact rules, counted across NPS, CSAT and CES together."""
+
+    relationship_days: Annotated[int, Field(ge=1, le=730)] = 90
+    transactional_days: Annotated[int, Field(ge=1, le=365)] = 30
+    any_survey_days: Annotated[int, Field(ge=0, le=365)] = 14
+    account_cap_per_cycle: Annotated[int, Field(ge=1)] = 25
+
+
+class Sender(_Strict):
+    name: str
+    email: str
+    address: str = ""
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str) -> str:
+        if "@" not in v:
+            raise ValueError(f"{v!r} is not an email address")
+        return v
+
+
+class Kpi(_Strict):
+    baseline: float
+    target: float
+    label: str = ""
+
+
+class Reports(_Strict):
+    recipients: list[str] = Field(default_factory=list)
+    kpis: dict[str, Kpi] = Field(default_factory=dict)
+
+
+class Program(_Strict):
+    name: str
+    survey_base_url: str
+    unsubscribe_url: str
+    default_locale: str = "en"
+    locales: list[str] = Field(default_factory=lambda: ["en", "pl"])
+    comment_max_chars: Annotated[int, Field(ge=1)] = 5000
+    followup_hours: Annotated[int, Field(ge=1)] = 48
+
+    @field_validator("survey_base_url", "unsubscribe_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("https://", "http://")):
+            raise ValueError(f"{v!r} must start with https:// or http://")
+        return v
+
+    @model_validator(mode="after")
+    def _default_locale(self) -> Program:
+        if self.default_locale not in self.locales:
+            raise ValueError(f"default_locale {self.default_locale!r} is not one of locales {self.locales}")
+        return self
+
+
+class ProgramConfig(_Strict):
+    program: Program
+    sender: Sender
+    industries: dict[str, Industry]
+    common_touchpoints: dict[str, TouchpointRule] = Field(default_factory=dict)
+    fatigue: Fatigue = Fatigue()
+    reports: Reports = Reports()
+    themes: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> ProgramConfig:
+        if not self.industries:
+            raise ValueError("industries: at least one industry is required")
+        for theme, by_locale in self.themes.items():
+            for loc in by_locale:
+                if loc not in self.program.locales:
+                    raise ValueError(f"themes.{theme}.{loc}: locale {loc!r} is not in program.locales")
+        return self
+
+    # -- lookups used by the pipeline ------------------------------------------------------
+    def industry(self, name: str) -> Industry:
+        try:
+            return self.industries[name]
+        except KeyError:
+            raise ConfigError(f"unknown industry {name!r}; configured: {sorted(self.industries)}") from None
+
+    def touchpoints_for(self, industry: str) -> dict[str, TouchpointRule]:
+        """Touchpoints that trigger a survey for ``industry``: common ones plus its own."""
+        return {**self.common_touchpoints, **self.industry(industry).touchpoints}
+
+    def touchpoint_rule(self, industry: str, touchpoint: str) -> TouchpointRule:
+        rules = self.touchpoints_for(industry)
+        if touchpoint not in rules:
+            raise ConfigError(f"unknown touchpoint {touchpoint!r} for industry {industry!r}; configured: {sorted(rules)}")
+        return rules[touchpoint]
+
+    def all_touchpoints(self) -> set[str]:
+        names = set(self.common_touchpoints)
+        for ind in self.industries.values():
+            names |= set(ind.touchpoints)
+        return names
+
+
+def _format_errors(path: Path, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling)"
+        lines.append(f"  {key}: {msg}")
+    return f"invalid program config {path}:\n" + "\n".join(lines)
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("NPS_PROGRAM_CONFIG") or DEFAULT_CONFIG_PATH)
+
+
+def parse_config(data: Any, path: Path | str = "<memory>") -> ProgramConfig:
+    """Validate an already-parsed mapping; raises ConfigError naming the key."""
+    path = Path(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"invalid program config {path}: the top level must be a mapping, got {type(data).__name__}")
+    try:
+        return ProgramConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(path, err)) from None
+
+
+def load_config(path: Path | str | None = None) -> ProgramConfig:
+    """Read and validate the program YAML file."""
+    p = Path(path) if path else config_path()
+    if not p.is_file():
+        raise ConfigError(f"program config not found: {p} (set NPS_PROGRAM_CONFIG or create the file)")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"program config {p} is not valid YAML{where}: {getattr(err, 'problem', err)}") from None
+    return parse_config(data, p)

@@ -1,0 +1,240 @@
+"""Warehouse access: one SQLAlchemy engine for DuckDB (embedded default) or PostgreSQL.
+
+It owns the connection URL, the versioned migrations in ``include/sql/migrations/``, running SQL
+files with bound parameters, and bulk loading of DataFrames (DuckDB: DataFrame registration and
+INSERT ... SELECT; PostgreSQL: COPY). Nothing here imports Airflow; ``nps.hooks`` resolves the
+``nps_warehouse`` connection into a URL.
+
+SQL files hold one or more statements, each ending with ``;`` as the last character of a line,
+and take values only as ``:name`` bound parameters. A file may have a dialect-specific twin
+(``name.postgresql.sql`` / ``name.duckdb.sql``) that is used instead on that engine; keep those rare.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool
+
+from nps import DATA_DIR, SQL_DIR
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = SQL_DIR / "migrations"
+DEFAULT_DUCKDB_PATH = DATA_DIR / "warehouse.duckdb"
+_MIGRATION_LOCK_ID = 4_127_001  # pg advisory lock key, so two DAGs never migrate at once
+_STATEMENT_END = re.compile(r";[ \t]*(?:--[^\n]*)?$", re.MULTILINE)
+_PG_NULL = "<<nps-null-7f3a>>"  # NULL marker for COPY: no real value looks like it
+_MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse cannot be reached or a statement failed; the message names which."""
+
+
+def default_url() -> str:
+    return f"duckdb:///{DEFAULT_DUCKDB_PATH}"
+
+
+def normalize_url(url: str) -> str:
+    """Accept ``postgres://`` and ``postgresql://`` and use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def mask_url(url: str) -> str:
+    """The URL without its password, for logs and error messages."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL is shown as its scheme only
+        return url.split("://", 1)[0] + "://..."
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a SQL file into statements at ``;`` that ends a line."""
+    parts, start = [], 0
+    for m in _STATEMENT_END.finditer(sql):
+        parts.append(sql[start : m.start()])
+        start = m.end()
+    parts.append(sql[start:])
+    out = []
+    for p in parts:
+        body = "\n".join(line for line in p.splitlines() if not line.strip().startswith("--")).strip()
+        if body:
+            out.append(p.strip())
+    return out
+
+
+class Warehouse:
+    """A handle on the warehouse: engine, migrations, SQL files and bulk loads."""
+
+    def __init__(self, url: str | None = None, *, sql_dir: Path = SQL_DIR) -> None:
+        self.url = normalize_url(url or default_url())
+        self.sql_dir = sql_dir
+        try:
+            parsed = sa.make_url(self.url)
+        except Exception as err:  # noqa: BLE001
+            raise WarehouseError(f"warehouse URL {mask_url(self.url)!r} is not a valid SQLAlchemy URL: {err}") from None
+        self.dialect = parsed.get_backend_name()
+        if self.dialect not in ("duckdb", "postgresql"):
+            raise WarehouseError(f"warehouse URL {mask_url(self.url)!r}: only duckdb and postgresql are supported")
+        if self.dialect == "duckdb" and parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # NullPool: a DuckDB file is closed between uses, so another process (the UI, the next
+        # task) can open it; PostgreSQL tasks are short-lived and open few connections.
+        kwargs: dict[str, Any] = {"poolclass": NullPool}
+        if self.dialect == "postgresql":
+            kwargs["connect_args"] = {"connect_timeout": 10, "application_name": "nps"}
+        self.engine: Engine = sa.create_engine(self.url, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Warehouse({mask_url(self.url)})"
+
+    @property
+    def is_duckdb(self) -> bool:
+        return self.dialect == "duckdb"
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- connections ---------------------------------------------------------------------------
+    def check(self) -> None:
+        """Fail fast, naming the URL (without password), when the warehouse cannot be reached."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except Exception as err:  # noqa: BLE001
+            reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+            raise WarehouseError(f"cannot connect to warehouse {mask_url(self.url)}: {reason}") from None
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A connection inside one transaction: committed on success, rolled back on error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    # -- SQL files -----------------------------------------------------------------------------
+    def sql_path(self, name: str) -> Path:
+        """Resolve ``marts/nps_by_period`` to its file, preferring a dialect-specific twin."""
+        base = self.sql_dir / name.removesuffix(".sql")
+        special = base.with_name(f"{base.name}.{self.dialect}.sql")
+        path = special if special.is_file() else base.with_name(base.name + ".sql")
+        if not path.is_file():
+            raise WarehouseError(f"SQL file not found: {path}")
+        return path
+
+    def read_sql(self, name: str) -> str:
+        return self.sql_path(name).read_text(encoding="utf-8")
+
+    def run_sql(self, conn: Connection, sql: str, params: Mapping[str, Any] | None = None, *, source: str = "") -> int:
+        """Run every statement of ``sql``; returns the rowcount of the last one."""
+        rowcount = 0
+        for i, stmt in enumerate(split_statements(sql), 1):
+            try:
+                res = conn.execute(sa.text(stmt), dict(params or {}))
+            except Exception as err:  # noqa: BLE001
+                where = f"{source} statement {i}" if source else f"statement {i}"
+                reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+                raise WarehouseError(f"{where} failed on {self.dialect}: {reason}") from err
+            rowcount = res.rowcount
+        return rowcount
+
+    def run_file(self, conn: Connection, name: str, params: Mapping[str, Any] | None = None) -> int:
+        """Run the SQL file ``include/sql/<name>.sql`` with bound parameters."""
+        path = self.sql_path(name)
+        return self.run_sql(conn, path.read_text(encoding="utf-8"), params, source=str(path.relative_to(self.sql_dir)))
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Rows of one statement as dicts (small results only)."""
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.text(sql), dict(params or {}))]
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.text(sql), dict(params or {})).scalar()
+
+    def query_df(self, sql: str, params: Mapping[str, Any] | None = None):  # -> pandas.DataFrame
+        import pandas as pd
+
+        with self.engine.connect() as conn:
+            res = conn.execute(sa.text(sql), dict(params or {}))
+            return pd.DataFrame(res.fetchall(), columns=list(res.keys()))
+
+    # -- bulk load -----------------------------------------------------------------------------
+    def load_df(self, conn: Connection, table: str, df, columns: list[str] | None = None) -> int:
+        """Append a DataFrame to ``schema.table`` in sets, inside the caller's transaction."""
+        cols = columns or list(df.columns)
+        if df.empty:
+            return 0
+        col_list = ", ".join(cols)
+        if self.is_duckdb:
+            raw = conn.connection.driver_connection
+            view = f"_nps_load_{id(df)}"
+            raw.register(view, df[cols])
+            try:
+                raw.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {view}")
+            finally:
+                raw.unregister(view)
+        else:
+            buf = io.StringIO()
+            df[cols].to_csv(buf, index=False, header=False, na_rep=_PG_NULL, date_format="%Y-%m-%d %H:%M:%S.%f")
+            raw = conn.connection.driver_connection
+            copy_sql = f"COPY {table} ({col_list}) FROM STDIN WITH (FORMAT csv, NULL '{_PG_NULL}')"
+            with raw.cursor() as cur, cur.copy(copy_sql) as copy:
+                copy.write(buf.getvalue())
+        return len(df)
+
+    # -- migrations ----------------------------------------------------------------------------
+    def migrations(self) -> list[tuple[int, str, Path]]:
+        found = []
+        for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+            m = _MIGRATION_NAME.match(path.name)
+            if m:
+                found.append((int(m.group(1)), m.group(2), path))
+        versions = [v for v, _, _ in found]
+        if len(versions) != len(set(versions)):
+            raise WarehouseError(f"two migrations share a version number in {MIGRATIONS_DIR}")
+        return found
+
+    def migrate(self) -> list[str]:
+        """Bring the schema up to date; returns the names of the migrations applied (often none)."""
+        self.check()
+        applied_now: list[str] = []
+        with self.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_ID})
+            conn.execute(sa.text("CREATE SCHEMA IF NOT EXISTS ops"))
+            conn.execute(
+                sa.text(
+                    "CREATE TABLE IF NOT EXISTS ops.schema_migrations ("
+                    " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+                )
+            )
+            done = {r[0] for r in conn.execute(sa.text("SELECT version FROM ops.schema_migrations"))}
+            for version, name, path in self.migrations():
+                if version in done:
+                    continue
+                log.info("applying warehouse migration %03d_%s", version, name)
+                self.run_sql(conn, path.read_text(encoding="utf-8"), source=path.name)
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO ops.schema_migrations (version, name, applied_at) "
+                        "VALUES (:v, :n, CAST(CURRENT_TIMESTAMP AS TIMESTAMP))"
+                    ),
+                    {"v": version, "n": name},
+                )
+                applied_now.append(f"{version:03d}_{name}")
+        return applied_now
+
+    def schema_version(self) -> int:
+        return int(self.scalar("SELECT COALESCE(MAX(version), 0) FROM ops.schema_migrations") or 0)
