@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from datetime import date, timedelta
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,7 +29,7 @@ class ConfigError(ValueError):
     """The program configuration is missing, malformed or inconsistent."""
 
 
-class SurveyType(str, Enum):
+class SurveyType(StrEnum):
     nps = "nps"
     csat = "csat"
     ces = "ces"
@@ -39,7 +39,7 @@ class SurveyType(str, Enum):
 SCORE_RANGES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 
 
-class Cadence(str, Enum):
+class Cadence(StrEnum):
     weekly = "weekly"
     monthly = "monthly"
     bimonthly = "bimonthly"
@@ -107,6 +107,16 @@ class Fatigue(_Strict):
     account_cap_per_cycle: Annotated[int, Field(ge=1)] = 25
 
 
+class Dispatch(_Strict):
+    """How invitations are sent (nps.dispatch); every key is optional."""
+
+    batch_size: Annotated[int, Field(ge=1, le=1000)] = 1000  # SendGrid allows 1000 personalizations
+    reconcile_grace_minutes: Annotated[int, Field(ge=0)] = 60
+    sendgrid_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
+    sendgrid_max_retries: Annotated[int, Field(ge=0, le=20)] = 5
+    sandbox_mode: bool = False
+
+
 class Sender(_Strict):
     name: str
     email: str
@@ -160,6 +170,7 @@ class ProgramConfig(_Strict):
     industries: dict[str, Industry]
     common_touchpoints: dict[str, TouchpointRule] = Field(default_factory=dict)
     fatigue: Fatigue = Fatigue()
+    dispatch: Dispatch = Dispatch()
     reports: Reports = Reports()
     themes: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
 

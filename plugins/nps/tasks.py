@@ -12,8 +12,8 @@ log = logging.getLogger(__name__)
 @task(retries=2)
 def migrate_warehouse() -> int:
     """Bring the warehouse schema up to date (cheap when it already is); returns its version."""
-    from nps.hooks import get_warehouse
     from nps.config import load_config
+    from nps.hooks import get_warehouse
 
     load_config()  # a bad config fails here, before any data is touched
     wh = get_warehouse()

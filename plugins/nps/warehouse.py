@@ -5,8 +5,8 @@ files with bound parameters, and bulk loading of DataFrames (DuckDB: DataFrame r
 INSERT ... SELECT; PostgreSQL: COPY). Nothing here imports Airflow; ``nps.hooks`` resolves the
 ``nps_warehouse`` connection into a URL.
 
-SQL files hold one or more statements, each ending with ``;`` as the last character of a line,
-and take values only as ``:name`` bound parameters. A file may have a dialect-specific twin
+SQL files hold one or more statements separated by ``;`` and take values only as ``:name``
+bound parameters. A file may have a dialect-specific twin
 (``name.postgresql.sql`` / ``name.duckdb.sql``) that is used instead on that engine; keep those rare.
 """
 
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 DEFAULT_DUCKDB_PATH = DATA_DIR / "warehouse.duckdb"
 _MIGRATION_LOCK_ID = 4_127_001  # pg advisory lock key, so two DAGs never migrate at once
-_STATEMENT_END = re.compile(r";[ \t]*(?:--[^\n]*)?$", re.MULTILINE)
 _PG_NULL = "<<nps-null-7f3a>>"  # NULL marker for COPY: no real value looks like it
 _MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 
@@ -61,18 +60,41 @@ def mask_url(url: str) -> str:
 
 
 def split_statements(sql: str) -> list[str]:
-    """Split a SQL file into statements at ``;`` that ends a line."""
-    parts, start = [], 0
-    for m in _STATEMENT_END.finditer(sql):
-        parts.append(sql[start : m.start()])
-        start = m.end()
-    parts.append(sql[start:])
-    out = []
-    for p in parts:
-        body = "\n".join(line for line in p.splitlines() if not line.strip().startswith("--")).strip()
-        if body:
-            out.append(p.strip())
-    return out
+    """Split SQL text into statements at ``;`` outside quotes and ``--`` comments."""
+    out, buf, i, n = [], [], 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch == "-" and sql.startswith("--", i):
+            j = sql.find("\n", i)
+            j = n if j < 0 else j
+            buf.append(sql[i:j])
+            i = j
+            continue
+        if ch in ("'", '"'):
+            j = i + 1
+            while j < n:
+                if sql[j] == ch:
+                    if j + 1 < n and sql[j + 1] == ch:  # doubled quote inside a literal
+                        j += 2
+                        continue
+                    break
+                j += 1
+            buf.append(sql[i : j + 1])
+            i = j + 1
+            continue
+        if ch == ";":
+            out.append("".join(buf))
+            buf = []
+        else:
+            buf.append(ch)
+        i += 1
+    out.append("".join(buf))
+    statements = []
+    for stmt in out:
+        code = "\n".join(line for line in stmt.splitlines() if not line.strip().startswith("--")).strip()
+        if code:
+            statements.append(stmt.strip())
+    return statements
 
 
 class Warehouse:

@@ -1,0 +1,80 @@
+# The project's commands. Set-up on a fresh machine is two of them: `make demo`, then `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+
+# A project-local Airflow: SQLite metadata in .airflow/ (git-ignored), DAGs and plugins from here.
+export AIRFLOW_HOME := $(CURDIR)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__DAG_IGNORE_FILE_SYNTAX := glob
+export PYTHONPATH := $(CURDIR)/plugins
+# Secrets made on first use by `make init`, never committed (.airflow/ is git-ignored).
+LOCAL_ENV := set -a; [ -f $(AIRFLOW_HOME)/env ] && . $(AIRFLOW_HOME)/env; set +a;
+
+.PHONY: help venv init demo test test-fast bench ui lint constraints clean
+
+help:
+	@echo "make demo         set up everything and run the program's DAGs over simulated weeks"
+	@echo "make test         the whole test suite (unit + integration, DuckDB + PostgreSQL)"
+	@echo "make bench        benchmarks (BENCH=name for one: $$(ls benchmarks/bench_*.py | sed 's/.*bench_//; s/\.py//' | tr '\n' ' '))"
+	@echo "make ui           Airflow UI on http://localhost:8080 with the project's DAGs and demo data"
+	@echo "make lint         ruff (incl. Airflow 3 rules AIR3)"
+	@echo "make constraints  re-resolve requirements.txt into constraints.txt"
+	@echo "make clean        remove the venv, .airflow/ and data/"
+
+$(BIN)/.installed: requirements.txt constraints.txt
+	@echo "==> creating the virtual environment in .venv (Python: $(PYTHON))"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
+	@echo "==> installing pinned packages (requirements.txt + constraints.txt)"
+	@$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.txt -c constraints.txt
+	@touch $@
+
+venv: $(BIN)/.installed
+
+$(AIRFLOW_HOME)/env:
+	@mkdir -p $(AIRFLOW_HOME)
+	@umask 077; printf 'NPS_TOKEN_SECRET=%s\n' "$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))')" > $@
+	@echo "==> wrote a local survey-token secret to .airflow/env"
+
+$(AIRFLOW_HOME)/airflow.db: | $(BIN)/.installed
+	@echo "==> initialising Airflow metadata (SQLite) in .airflow/"
+	@mkdir -p $(AIRFLOW_HOME)
+	@$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || { tail -20 $(AIRFLOW_HOME)/db-migrate.log; exit 1; }
+
+init: venv $(AIRFLOW_HOME)/env $(AIRFLOW_HOME)/airflow.db
+
+demo: init
+	@$(LOCAL_ENV) $(BIN)/python -m nps.demo.run $(DEMO_ARGS)
+
+test: venv
+	@$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+test-fast: venv
+	@$(BIN)/python -m pytest -m unit -q $(PYTEST_ARGS)
+
+bench: init
+	@$(LOCAL_ENV) $(BIN)/python benchmarks/run.py $(BENCH)
+
+ui: init
+	@echo "==> Airflow UI: http://localhost:8080 (user admin; password printed below and in .airflow/simple_auth_manager_passwords.json.generated)"
+	@$(LOCAL_ENV) AIRFLOW__CORE__PARALLELISM=$${AIRFLOW__CORE__PARALLELISM:-1} $(BIN)/airflow standalone
+
+lint: venv
+	@$(BIN)/ruff check .
+
+constraints:
+	@$(PYTHON) -m venv /tmp/nps-constraints-venv && /tmp/nps-constraints-venv/bin/pip install -q "uv==$(UV_VERSION)"
+	@/tmp/nps-constraints-venv/bin/uv pip install -q --python /tmp/nps-constraints-venv/bin/python -r requirements.txt
+	@(echo "# Full resolved set for Python 3.11, tested with requirements.txt. Regenerate: make constraints"; \
+	  /tmp/nps-constraints-venv/bin/uv pip freeze --python /tmp/nps-constraints-venv/bin/python | grep -vE '^(pip|uv)==') > constraints.txt
+	@rm -rf /tmp/nps-constraints-venv; echo "constraints.txt updated"
+
+clean:
+	rm -rf $(VENV) $(AIRFLOW_HOME) data

@@ -1,0 +1,123 @@
+"""Warehouse access on DuckDB and PostgreSQL: migrations, SQL files, bulk loads, clear errors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import pytest
+
+from nps.warehouse import Warehouse, WarehouseError, mask_url, normalize_url, split_statements
+
+EXPECTED_TABLES = {
+    ("src", "accounts"), ("src", "contacts"), ("src", "touchpoint_events"), ("src", "contracts"),
+    ("ops", "survey_invitations"), ("ops", "suppressions"), ("ops", "raw_responses"), ("ops", "email_events"),
+    ("ops", "schema_migrations"),
+}
+
+
+def _tables(wh: Warehouse) -> set[tuple[str, str]]:
+    rows = wh.query("SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN ('src', 'ops', 'marts')")
+    return {(r["table_schema"], r["table_name"]) for r in rows}
+
+
+def test_migrations_create_schema_and_are_idempotent(warehouse):
+    assert EXPECTED_TABLES <= _tables(warehouse)
+    version = warehouse.schema_version()
+    assert version == max(v for v, _, _ in warehouse.migrations())
+    assert warehouse.migrate() == []  # nothing left to apply
+    assert warehouse.schema_version() == version
+    names = [r["name"] for r in warehouse.query("SELECT name FROM ops.schema_migrations ORDER BY version")]
+    assert names[0] == "foundation"
+
+
+def test_load_df_round_trips_nulls_empty_strings_and_types(warehouse):
+    df = pd.DataFrame(
+        {
+            "email": ["a@x.example", "b@x.example", "c@x.example"],
+            "reason": ["bounce", "unsubscribe", "manual"],
+            "contact_id": ["P1", None, ""],
+            "source": ['file "q".json', "line,with,commas", "multi\nline"],
+            "occurred_at": [datetime(2026, 9, 1, 10, 0, 0, 123000), datetime(2026, 9, 2), datetime(2026, 9, 3, 23, 59, 59)],
+        }
+    )
+    with warehouse.begin() as conn:
+        assert warehouse.load_df(conn, "ops.suppressions", df) == 3
+    rows = warehouse.query("SELECT * FROM ops.suppressions ORDER BY email")
+    assert [r["contact_id"] for r in rows] == ["P1", None, ""]
+    assert [r["source"] for r in rows] == ['file "q".json', "line,with,commas", "multi\nline"]
+    assert rows[0]["occurred_at"] == datetime(2026, 9, 1, 10, 0, 0, 123000)
+
+
+def test_load_is_transactional(warehouse):
+    df = pd.DataFrame({"email": ["a@x", "a@x"], "reason": ["bounce", "bounce"], "contact_id": [None, None],
+                       "source": ["f", "f"], "occurred_at": [datetime(2026, 9, 1)] * 2})
+    with pytest.raises(Exception):  # noqa: B017 - the driver's own duplicate-key error
+        with warehouse.begin() as conn:
+            warehouse.run_sql(conn, "DELETE FROM ops.suppressions")
+            warehouse.load_df(conn, "ops.suppressions", df)
+    assert warehouse.scalar("SELECT COUNT(*) FROM ops.suppressions") == 0
+
+
+def test_run_sql_binds_values_and_names_failing_statement(warehouse):
+    with warehouse.begin() as conn:
+        warehouse.run_sql(
+            conn,
+            "INSERT INTO ops.suppressions (email, reason, source, occurred_at) VALUES (:e, 'manual', :s, :t);\n"
+            "INSERT INTO ops.suppressions (email, reason, source, occurred_at) VALUES (:e, 'bounce', :s, :t);",
+            {"e": "x'); DROP TABLE src.accounts; --@x.example", "s": "test", "t": datetime(2026, 1, 1)},
+        )
+    assert warehouse.scalar("SELECT COUNT(*) FROM ops.suppressions") == 2
+    assert ("src", "accounts") in _tables(warehouse)
+    with pytest.raises(WarehouseError, match=r"demo\.sql statement 2 failed on (duckdb|postgresql)"):
+        with warehouse.begin() as conn:
+            warehouse.run_sql(conn, "SELECT 1;\nSELECT * FROM no_such_table;", source="demo.sql")
+
+
+def test_split_statements():
+    sql = (
+        "-- header; with a semicolon\nCREATE TABLE a (x INT);\n\n-- only a comment;\n"
+        "INSERT INTO a VALUES (1); -- trailing\nSELECT ';', 'it''s;' ;\nSELECT a, -- first;\n b FROM t"
+    )
+    assert split_statements(sql) == [
+        "-- header; with a semicolon\nCREATE TABLE a (x INT)",
+        "-- only a comment;\nINSERT INTO a VALUES (1)",
+        "-- trailing\nSELECT ';', 'it''s;'",
+        "SELECT a, -- first;\n b FROM t",
+    ]
+
+
+def test_unreachable_postgres_is_named_without_password():
+    wh = Warehouse("postgresql://nps:s3cret@127.0.0.1:1/nps")
+    with pytest.raises(WarehouseError) as err:
+        wh.migrate()
+    assert "cannot connect to warehouse postgresql+psycopg://nps:***@127.0.0.1:1/nps" in str(err.value)
+    assert "s3cret" not in str(err.value)
+
+
+@pytest.mark.parametrize("url", ["mysql://x@y/z", "not a url"])
+def test_unsupported_url(url):
+    with pytest.raises(WarehouseError):
+        Warehouse(url)
+
+
+def test_url_helpers():
+    assert normalize_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert mask_url("postgresql+psycopg://u:pw@h/db") == "postgresql+psycopg://u:***@h/db"
+
+
+def test_connection_to_url():
+    from types import SimpleNamespace
+
+    from nps.hooks import connection_to_url
+
+    pg = SimpleNamespace(conn_id="w", conn_type="postgres", login="nps", password="p@ss/word", host="db", port=5432,
+                         schema="dw", extra_dejson={})
+    assert connection_to_url(pg) == "postgresql+psycopg://nps:p%40ss%2Fword@db:5432/dw"
+    duck = SimpleNamespace(conn_id="w", conn_type="duckdb", login=None, password=None, host="", port=None,
+                           schema="/tmp/w.duckdb", extra_dejson={})
+    assert connection_to_url(duck) == "duckdb:////tmp/w.duckdb"
+    generic = SimpleNamespace(conn_id="w", conn_type="generic", extra_dejson={"sqlalchemy_url": "duckdb:///x.duckdb"})
+    assert connection_to_url(generic) == "duckdb:///x.duckdb"
+    with pytest.raises(ValueError, match="has type 'mysql'"):
+        connection_to_url(SimpleNamespace(conn_id="w", conn_type="mysql", extra_dejson={}))
