@@ -14,8 +14,6 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__DAG_IGNORE_FILE_SYNTAX := glob
 export PYTHONPATH := $(CURDIR)/plugins
-# Secrets made on first use by `make init`, never committed (.airflow/ is git-ignored).
-LOCAL_ENV := set -a; [ -f $(AIRFLOW_HOME)/env ] && . $(AIRFLOW_HOME)/env; set +a;
 
 .PHONY: help venv init demo test test-fast bench ui lint constraints clean
 
@@ -38,20 +36,28 @@ $(BIN)/.installed: requirements.txt constraints.txt
 
 venv: $(BIN)/.installed
 
-$(AIRFLOW_HOME)/env:
-	@mkdir -p $(AIRFLOW_HOME)
-	@umask 077; printf 'NPS_TOKEN_SECRET=%s\n' "$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))')" > $@
-	@echo "==> wrote a local survey-token secret to .airflow/env"
-
 $(AIRFLOW_HOME)/airflow.db: | $(BIN)/.installed
 	@echo "==> initialising Airflow metadata (SQLite) in .airflow/"
 	@mkdir -p $(AIRFLOW_HOME)
 	@$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || { tail -20 $(AIRFLOW_HOME)/db-migrate.log; exit 1; }
 
-init: venv $(AIRFLOW_HOME)/env $(AIRFLOW_HOME)/airflow.db
+# The program's connections in the local Airflow (visible and editable in the UI): the embedded
+# DuckDB warehouse and a freshly generated survey-token secret. Environment variables
+# (AIRFLOW_CONN_NPS_WAREHOUSE, ...) take precedence over these.
+$(AIRFLOW_HOME)/.connections: | $(AIRFLOW_HOME)/airflow.db
+	@echo "==> creating the connections nps_warehouse (DuckDB file) and nps_survey_token (new secret)"
+	@$(BIN)/airflow connections get nps_warehouse >/dev/null 2>&1 || $(BIN)/airflow connections add nps_warehouse \
+	  --conn-type generic --conn-extra '{"sqlalchemy_url": "duckdb:///$(CURDIR)/data/warehouse.duckdb"}' \
+	  --conn-description "The program's warehouse (embedded DuckDB); point it at PostgreSQL for real use" >/dev/null
+	@$(BIN)/airflow connections get nps_survey_token >/dev/null 2>&1 || $(BIN)/airflow connections add nps_survey_token \
+	  --conn-type generic --conn-password="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(32))')" \
+	  --conn-description "HMAC secret that signs survey links (password field)" >/dev/null
+	@touch $@
+
+init: venv $(AIRFLOW_HOME)/airflow.db $(AIRFLOW_HOME)/.connections
 
 demo: init
-	@$(LOCAL_ENV) $(BIN)/python -m nps.demo.run $(DEMO_ARGS)
+	@$(BIN)/python -m nps.demo.run $(DEMO_ARGS)
 
 test: venv
 	@$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
@@ -60,11 +66,11 @@ test-fast: venv
 	@$(BIN)/python -m pytest -m unit -q $(PYTEST_ARGS)
 
 bench: init
-	@$(LOCAL_ENV) $(BIN)/python benchmarks/run.py $(BENCH)
+	@$(BIN)/python benchmarks/run.py $(BENCH)
 
 ui: init
 	@echo "==> Airflow UI: http://localhost:8080 (user admin; password printed below and in .airflow/simple_auth_manager_passwords.json.generated)"
-	@$(LOCAL_ENV) AIRFLOW__CORE__PARALLELISM=$${AIRFLOW__CORE__PARALLELISM:-1} $(BIN)/airflow standalone
+	@AIRFLOW__CORE__PARALLELISM=$${AIRFLOW__CORE__PARALLELISM:-1} $(BIN)/airflow standalone
 
 lint: venv
 	@$(BIN)/ruff check .
