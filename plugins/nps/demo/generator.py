@@ -122,7 +122,7 @@ def generate(
     history_start = start - timedelta(days=365 * history_years)
 
     # -- accounts -----------------------------------------------------------------------------
-    account_id = np.char.add("A", np.char.zfill(np.arange(1, n + 1).astype(str), 6))
+    account_id = np.array([f"A{i:06d}" for i in range(1, n + 1)], dtype=object)
     industry = industries[np.arange(n) % len(industries)]
     rng.shuffle(industry)
     segment = rng.choice(SEGMENTS, size=n, p=SEGMENT_P)
@@ -132,7 +132,7 @@ def generate(
     sigma = np.array([SEGMENT_ARR[s][1] for s in segment])
     arr = np.round(np.exp(rng.normal(mu, sigma)), -2)
     owner_ix = rng.integers(0, len(OWNERS), size=n)
-    names = np.char.add(np.char.add(rng.choice(NAME_A, n), " "), rng.choice(NAME_B, n))
+    names = pd.Series(rng.choice(NAME_A, n)) + " " + pd.Series(rng.choice(NAME_B, n))
     span_days = (end - history_start).days
     created_offset = rng.integers(0, span_days, size=n)
     # Most of the base predates the demo window; some accounts are acquired during it.
@@ -144,7 +144,7 @@ def generate(
     accounts = pd.DataFrame(
         {
             "account_id": account_id,
-            "name": names,
+            "name": names.to_numpy(),
             "industry": industry,
             "segment": segment,
             "region": region,
@@ -158,8 +158,9 @@ def generate(
     # -- contracts: yearly terms from created_at; churn at renewal depends on satisfaction ------
     rows = []
     churn_p = np.clip(0.45 * (1 - sat) ** 2 + 0.02, 0, 0.6)
+    created_days = created.date
     for i in range(n):
-        s = created[i].date()
+        s = created_days[i]
         while True:
             e = date(s.year + 1, s.month, min(s.day, 28))
             if e >= end:
@@ -184,12 +185,18 @@ def generate(
     pos = np.arange(m) - np.repeat(first_in_account, per_account)
     role = np.where(pos == 0, "decision_maker", np.where(pos <= 1 + (per_account[acc_ix] > 6), "influencer", "user"))
     is_pl = polish[acc_ix] & (rng.random(m) < 0.9)
-    first = np.where(is_pl, rng.choice(FIRST_PL, m), rng.choice(FIRST_EN, m))
-    last = np.where(is_pl, rng.choice(LAST_PL, m), rng.choice(LAST_EN, m))
-    contact_id = np.char.add("P", np.char.zfill(np.arange(1, m + 1).astype(str), 7))
-    local = pd.Series(first).str.lower() + "." + pd.Series(last).str.lower()
-    local = local.str.translate(ASCII) + pd.Series(pos).astype(str).where(pos > 0, "")
-    email = local + "@" + pd.Series(account_id[acc_ix]).str.lower() + ".example.com"
+    # Pick names by index into one table per kind, so the e-mail local part is a cheap lookup.
+    firsts = np.concatenate([FIRST_EN, FIRST_PL])
+    lasts = np.concatenate([LAST_EN, LAST_PL])
+    fi = np.where(is_pl, len(FIRST_EN) + rng.integers(0, len(FIRST_PL), m), rng.integers(0, len(FIRST_EN), m))
+    li = np.where(is_pl, len(LAST_EN) + rng.integers(0, len(LAST_PL), m), rng.integers(0, len(LAST_EN), m))
+    first, last = firsts[fi], lasts[li]
+    first_ascii = np.array([x.translate(ASCII).lower() for x in firsts], dtype=object)[fi]
+    last_ascii = np.array([x.translate(ASCII).lower() for x in lasts], dtype=object)[li]
+    contact_id = np.array([f"P{i:07d}" for i in range(1, m + 1)], dtype=object)
+    suffix = np.where(pos > 0, pos.astype(str), "").astype(object)
+    domain = np.array([f"@{a.lower()}.example.com" for a in account_id], dtype=object)[acc_ix]
+    email = pd.Series(first_ascii + "." + last_ascii + suffix + domain)
     contact_created = created[acc_ix] + pd.to_timedelta(rng.integers(0, 60 * 86400, size=m), unit="s")
     contacts = pd.DataFrame(
         {
@@ -244,7 +251,7 @@ def generate(
     ev_churn = events["account_id"].map(churn_date)
     events = events[ev_churn.isna() | (events["occurred_at"] < ev_churn)]
     events = events.sort_values(["occurred_at", "account_id"], kind="stable").reset_index(drop=True)
-    events.insert(0, "event_id", [f"E{i + 1:08d}" for i in range(len(events))])
+    events.insert(0, "event_id", np.array([f"E{i:08d}" for i in range(1, len(events) + 1)], dtype=object))
     return Base(accounts, contacts, events, contracts)
 
 
