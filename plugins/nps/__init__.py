@@ -6,6 +6,7 @@ Every module here can be imported and tested without Airflow running; the DAG fi
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -13,4 +14,5 @@ INCLUDE_DIR = PROJECT_ROOT / "include"
 SQL_DIR = INCLUDE_DIR / "sql"
 TEMPLATES_DIR = INCLUDE_DIR / "templates"
 CONFIG_DIR = INCLUDE_DIR / "config"
-DATA_DIR = PROJECT_ROOT / "data"
+# Where the embedded warehouse, the outbox and the landing area live by default (git-ignored).
+DATA_DIR = Path(os.environ.get("NPS_DATA_DIR") or PROJECT_ROOT / "data")

@@ -28,12 +28,20 @@ class SecretMissingError(RuntimeError):
 
 
 def _connection(conn_id: str):
+    """The connection, or None. Inside a task through the Task SDK; outside one (the demo
+    runner, a shell) the SDK sees only environment variables, so ask Airflow's metadata too."""
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
 
     try:
         return BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
+        pass
+    try:
+        from airflow.models.connection import Connection
+
+        return Connection.get_connection_from_secrets(conn_id)
+    except Exception:  # noqa: BLE001 - not found, or no metadata database outside Airflow
         return None
 
 
@@ -76,6 +84,6 @@ def token_secret() -> str:
     if not secret:
         raise SecretMissingError(
             f"no survey token secret: create the Airflow connection {TOKEN_CONN_ID!r} with the secret as its "
-            "password, or set NPS_TOKEN_SECRET (make demo writes one to .airflow/env)"
+            "password, or set NPS_TOKEN_SECRET (make demo creates one)"
         )
     return secret
