@@ -65,8 +65,11 @@ def invitations(wh: Warehouse, say: Say) -> None:
     if outbox.is_dir():
         emls = sorted(outbox.rglob("*.eml"))
         say(f"                outbox: {len(emls)} .eml files in {outbox}")
+        by_name = {p.stem: p for p in emls}
         for loc in ("en", "pl"):
-            ex = next((p for p in emls if _is_locale(p, loc)), None)
+            keys = _rows(wh, "SELECT send_key FROM ops.survey_invitations WHERE status = 'sent' AND locale = '" + loc + "'"
+                             " AND survey_type = 'nps' ORDER BY sent_at, send_key LIMIT 1")
+            ex = by_name.get(keys[0]["send_key"].replace("/", "_")) if keys else None
             if ex:
                 say(f"                example ({loc}): {ex}")
     d = _rows(wh, "SELECT delivery_status, COUNT(*) AS n FROM ops.survey_invitations WHERE delivery_status IS NOT NULL"
@@ -74,14 +77,6 @@ def invitations(wh: Warehouse, say: Say) -> None:
     if d:
         parts = ", ".join("{} {}".format(r["n"], r["delivery_status"]) for r in d)
         say(f"                delivery (from email events): {parts}")
-
-
-def _is_locale(path: Path, locale: str) -> bool:
-    try:
-        head = path.read_text(encoding="utf-8", errors="replace")[:4000]
-    except OSError:
-        return False
-    return f"Content-Language: {locale}" in head or f"X-NPS-Locale: {locale}" in head
 
 
 def ingestion(wh: Warehouse, say: Say) -> None:

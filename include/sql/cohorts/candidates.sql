@@ -1,0 +1,158 @@
+-- cohorts/candidates: everyone due a survey in the run's data interval, one row per (interval,
+-- contact, program), with the first rule that excludes it or 'selected'. Grain: ops.cohort_candidates.
+--   relationship: the contact's slot day in its industry's cycle (md5 of contact_id modulo the
+--     cycle length) is a day of the interval, so a cycle's contacts are spread evenly over it;
+--   transactional: a configured touchpoint event fell due in the interval (ops.cohort_rules holds
+--     the windows shifted by delay_days); account-level events (no contact_id) survey the
+--     account's decision makers and influencers; several events give one candidate, the earliest.
+-- Exclusions in order: churned (no contract covers the day), no_consent, suppressed, fatigue (the
+-- ledger, across survey types, both directions so backfills hold), relationship_wins (the same
+-- contact is due a relationship survey in this run), account_cap (per relationship cycle).
+INSERT INTO ops.cohort_candidates (
+    interval_start, interval_end, run_id, send_key, survey_id, program, survey_type, touchpoint,
+    touchpoint_event_id, contact_id, account_id, industry, role, locale, cycle, cycle_start,
+    cycle_end, cohort_date, reason
+)
+WITH days AS (
+    SELECT industry, day, cycle, cycle_start, cycle_end, cycle_days, day_index, relationship_survey,
+           rel_lo, rel_hi, tx_lo, tx_hi, any_lo, any_hi
+    FROM ops.cohort_days
+    WHERE interval_start = :interval_start
+),
+people AS (
+    SELECT p.contact_id, p.account_id, p.industry, p.role, p.locale,
+           (POSITION(SUBSTR(p.h, 1, 1) IN '0123456789abcdef') - 1) * 1048576
+         + (POSITION(SUBSTR(p.h, 2, 1) IN '0123456789abcdef') - 1) * 65536
+         + (POSITION(SUBSTR(p.h, 3, 1) IN '0123456789abcdef') - 1) * 4096
+         + (POSITION(SUBSTR(p.h, 4, 1) IN '0123456789abcdef') - 1) * 256
+         + (POSITION(SUBSTR(p.h, 5, 1) IN '0123456789abcdef') - 1) * 16
+         + (POSITION(SUBSTR(p.h, 6, 1) IN '0123456789abcdef') - 1) AS slot_hash
+    FROM (
+        SELECT c.contact_id, c.account_id, a.industry, c.role, c.locale, MD5(c.contact_id) AS h
+        FROM src.contacts c
+        JOIN src.accounts a ON a.account_id = c.account_id
+        WHERE c.created_at < :interval_end
+        OFFSET 0  -- a fence: PostgreSQL would otherwise recompute the hash for every joined day
+    ) p
+),
+rel AS (
+    SELECT p.contact_id, p.account_id, p.industry, p.role, p.locale,
+           'relationship' AS program, d.relationship_survey AS survey_type,
+           CAST(NULL AS VARCHAR) AS touchpoint, CAST(NULL AS VARCHAR) AS touchpoint_event_id,
+           CAST(NULL AS TIMESTAMP) AS occurred_at,
+           d.cycle, d.cycle_start, d.cycle_end, d.day AS cohort_date
+    FROM people p
+    JOIN days d ON d.industry = p.industry AND MOD(p.slot_hash, d.cycle_days) = d.day_index
+),
+ev AS (
+    SELECT e.event_id, e.account_id, e.contact_id, e.touchpoint, e.occurred_at, r.survey_type, r.day, a.industry
+    FROM src.touchpoint_events e
+    JOIN src.accounts a ON a.account_id = e.account_id
+    JOIN ops.cohort_rules r
+      ON r.interval_start = :interval_start AND r.industry = a.industry AND r.touchpoint = e.touchpoint
+     AND e.occurred_at >= r.window_start AND e.occurred_at < r.window_end
+),
+-- One join on the account (not two on contact and account): PostgreSQL plans it as one hash join.
+tx AS (
+    SELECT c.contact_id, c.account_id, ev.industry, c.role, c.locale,
+           'transactional' AS program, ev.survey_type, ev.touchpoint, ev.event_id AS touchpoint_event_id,
+           ev.occurred_at, d.cycle, d.cycle_start, d.cycle_end, d.day AS cohort_date
+    FROM ev
+    JOIN src.contacts c ON c.account_id = ev.account_id
+    JOIN days d ON d.industry = ev.industry AND d.day = ev.day
+    WHERE c.created_at < :interval_end
+      AND (c.contact_id = ev.contact_id
+           OR (ev.contact_id IS NULL AND c.role IN ('decision_maker', 'influencer')))
+),
+ranked AS (
+    SELECT u.*,
+           ROW_NUMBER() OVER (
+               PARTITION BY u.contact_id, u.program
+               ORDER BY u.cohort_date, u.occurred_at, u.touchpoint_event_id
+           ) AS rn
+    FROM (SELECT * FROM rel UNION ALL SELECT * FROM tx) u
+),
+cand AS (
+    SELECT r.contact_id, r.account_id, r.industry, r.role, r.locale, r.program, r.survey_type,
+           r.touchpoint, r.touchpoint_event_id, r.cycle, r.cycle_start, r.cycle_end, r.cohort_date,
+           r.program || '/' || r.survey_type || '/' || r.cycle || '/' || r.contact_id
+               || COALESCE('/' || r.touchpoint_event_id, '') AS send_key
+    FROM ranked r
+    WHERE r.rn = 1
+),
+history AS (
+    SELECT h.contact_id, h.account_id, h.program,
+           COALESCE(h.cohort_date, CAST(h.claimed_at AS DATE)) AS d
+    FROM ops.survey_invitations h
+    WHERE h.status IN ('claimed', 'sending', 'sent')
+      AND (h.interval_start IS NULL OR h.interval_start <> :interval_start)
+),
+fatigued AS (
+    SELECT DISTINCT c.send_key
+    FROM cand c
+    JOIN days d ON d.industry = c.industry AND d.day = c.cohort_date
+    JOIN history h ON h.contact_id = c.contact_id
+    WHERE (h.d BETWEEN d.any_lo AND d.any_hi)
+       OR (c.program = 'relationship' AND h.program = 'relationship' AND h.d BETWEEN d.rel_lo AND d.rel_hi)
+       OR (c.program = 'transactional' AND h.program = 'transactional' AND h.d BETWEEN d.tx_lo AND d.tx_hi)
+),
+active AS (
+    SELECT DISTINCT k.account_id, dd.day
+    FROM src.contracts k
+    JOIN (SELECT DISTINCT day FROM days) dd
+      ON k.start_date <= dd.day AND (k.end_date IS NULL OR k.end_date > dd.day)
+),
+suppressed AS (
+    SELECT DISTINCT LOWER(email) AS email FROM ops.suppressions
+),
+flagged AS (
+    SELECT c.*,
+           CASE
+               WHEN ac.account_id IS NULL THEN 'churned'
+               WHEN NOT ct.consent THEN 'no_consent'
+               WHEN s.email IS NOT NULL THEN 'suppressed'
+               WHEN f.send_key IS NOT NULL THEN 'fatigue'
+           END AS early_reason
+    FROM cand c
+    JOIN src.contacts ct ON ct.contact_id = c.contact_id
+    LEFT JOIN active ac ON ac.account_id = c.account_id AND ac.day = c.cohort_date
+    LEFT JOIN suppressed s ON s.email = LOWER(ct.email)
+    LEFT JOIN fatigued f ON f.send_key = c.send_key
+),
+won AS (
+    SELECT f.*,
+           CASE
+               WHEN f.early_reason IS NOT NULL THEN f.early_reason
+               WHEN f.program = 'transactional' AND rw.contact_id IS NOT NULL THEN 'relationship_wins'
+           END AS reason_before_cap
+    FROM flagged f
+    LEFT JOIN (
+        SELECT DISTINCT contact_id FROM flagged WHERE program = 'relationship' AND early_reason IS NULL
+    ) rw ON rw.contact_id = f.contact_id
+),
+ranked_cap AS (
+    SELECT w.*,
+           ROW_NUMBER() OVER (
+               PARTITION BY w.account_id, CASE WHEN w.reason_before_cap IS NULL THEN 1 ELSE 0 END
+               ORDER BY CASE w.program WHEN 'relationship' THEN 0 ELSE 1 END,
+                        CASE w.role WHEN 'decision_maker' THEN 0 WHEN 'influencer' THEN 1 ELSE 2 END,
+                        w.contact_id
+           ) AS cap_rank
+    FROM won w
+),
+prior AS (
+    SELECT a.account_id, a.cycle_start, COUNT(*) AS n
+    FROM (SELECT DISTINCT account_id, cycle_start, cycle_end FROM cand) a
+    JOIN history h ON h.account_id = a.account_id AND h.d >= a.cycle_start AND h.d < a.cycle_end
+    GROUP BY a.account_id, a.cycle_start
+)
+SELECT CAST(:interval_start AS TIMESTAMP), CAST(:interval_end AS TIMESTAMP), CAST(:run_id AS VARCHAR),
+       r.send_key, 'S' || SUBSTR(MD5(r.send_key), 1, 24), r.program, r.survey_type, r.touchpoint,
+       r.touchpoint_event_id, r.contact_id, r.account_id, r.industry, r.role, r.locale, r.cycle,
+       r.cycle_start, r.cycle_end, r.cohort_date,
+       COALESCE(
+           r.reason_before_cap,
+           CASE WHEN COALESCE(p.n, 0) + r.cap_rank > :account_cap THEN 'account_cap' ELSE 'selected' END
+       )
+FROM ranked_cap r
+LEFT JOIN prior p ON p.account_id = r.account_id AND p.cycle_start = r.cycle_start;

@@ -1,0 +1,1 @@
+-- dispatch/analyze: nothing to do on DuckDB (it keeps its own statistics); see analyze.postgresql.sql.

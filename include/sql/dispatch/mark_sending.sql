@@ -1,0 +1,7 @@
+-- dispatch/mark_sending: hand one batch to the transport: its claimed ledger rows become
+-- sending with the batch id and attempt time, committed BEFORE the request goes out.
+UPDATE ops.survey_invitations
+SET status = 'sending', batch_id = :batch_id, attempt_at = :now, transport = :transport,
+    attempts = COALESCE(attempts, 0) + 1
+WHERE status = 'claimed'
+  AND send_key IN (SELECT b.send_key FROM ops.dispatch_batches b WHERE b.batch_id = :batch_id);

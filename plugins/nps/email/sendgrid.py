@@ -1,0 +1,162 @@
+"""The project's SendGrid hook, on the official ``sendgrid`` client (v3 Mail Send).
+
+Why not the Airflow SendGrid provider: its ``send_email`` logs instead of raising, cannot point at
+another host and never retries. This hook:
+
+- posts one request per batch: the template's subject and content once, and one personalization
+  per recipient with its ``substitutions`` and ``custom_args`` (``survey_id``, ``send_key``), so
+  N invitations of one template and locale cost ceil(N / 1000) requests;
+- sets a request timeout (the client has none by default) and an overridable ``host`` (tests, proxies);
+- retries 429 and 5xx with exponential backoff (honouring ``Retry-After`` when given);
+- fails a 4xx naming the batch and SendGrid's error messages (never the addresses);
+- treats a timeout as *uncertain* (the request may have been accepted), not as a failure;
+- switches ``mail_settings.sandbox_mode`` on by configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.error
+from collections.abc import Callable
+from typing import Any
+
+from nps.email.base import Batch, PermanentSendError, TransientSendError, UncertainSendError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "https://api.sendgrid.com"
+MAX_PERSONALIZATIONS = 1000
+
+
+def build_payload(batch: Batch, *, sandbox: bool = False) -> dict[str, Any]:
+    """The exact v3 /mail/send JSON body for one batch."""
+    if len(batch.recipients) > MAX_PERSONALIZATIONS:
+        raise PermanentSendError(f"batch {batch.label}: more than {MAX_PERSONALIZATIONS} recipients")
+    t = batch.template
+    personalizations = []
+    for r in batch.recipients:
+        to: dict[str, str] = {"email": r.email}
+        if r.name:
+            to["name"] = r.name
+        personalizations.append(
+            {
+                "to": [to],
+                "substitutions": r.substitutions,
+                "custom_args": {"survey_id": r.survey_id, "send_key": r.send_key},
+            }
+        )
+    payload: dict[str, Any] = {
+        "from": {"email": batch.sender_email, "name": batch.sender_name},
+        "subject": t.subject,
+        "personalizations": personalizations,
+        "content": [{"type": "text/plain", "value": t.text}, {"type": "text/html", "value": t.html}],
+        "custom_args": {"batch_id": batch.batch_id},
+        "categories": batch.categories or ["nps-invitation", t.survey_type],
+    }
+    if sandbox:
+        payload["mail_settings"] = {"sandbox_mode": {"enable": True}}
+    return payload
+
+
+def _errors(body: bytes | str | None) -> str:
+    """SendGrid's error messages from a response body, without echoing the request."""
+    try:
+        data = json.loads(body or b"{}")
+        msgs = [f"{e.get('field') or '-'}: {e.get('message')}" for e in data.get("errors", [])]
+        return "; ".join(msgs) or str(data)[:300]
+    except (ValueError, TypeError, AttributeError):
+        return (body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body))[:300]
+
+
+class SendGridHook:
+    """Sends batches through SendGrid; counts the HTTP requests it made (``requests``, ``retries``)."""
+
+    name = "sendgrid"
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        host: str = DEFAULT_HOST,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        sandbox: bool = False,
+        backoff_base: float = 1.0,
+        backoff_max: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        import sendgrid
+
+        if not api_key:
+            raise PermanentSendError("SendGrid API key is empty (the nps_sendgrid connection's password)")
+        self.client = sendgrid.SendGridAPIClient(api_key=api_key, host=host.rstrip("/"))
+        self.host = host
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.sandbox = sandbox
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.sleep = sleep
+        self.requests = 0
+        self.retries = 0
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"SendGridHook(host={self.host!r}, sandbox={self.sandbox})"
+
+    def _delay(self, attempt: int, headers: Any) -> float:
+        retry_after = None
+        try:
+            retry_after = float(headers.get("Retry-After")) if headers is not None and headers.get("Retry-After") else None
+        except (TypeError, ValueError):
+            retry_after = None
+        delay = retry_after if retry_after is not None else self.backoff_base * 2**attempt
+        return min(delay, self.backoff_max)
+
+    def post(self, payload: dict[str, Any], label: str) -> str | None:
+        """POST /v3/mail/send with retries; returns ``X-Message-Id``."""
+        from python_http_client.exceptions import HTTPError
+
+        attempt = 0
+        while True:
+            self.requests += 1
+            try:
+                resp = self.client.client.mail.send.post(request_body=payload, timeout=self.timeout)
+            except HTTPError as err:
+                status = int(err.status_code)
+                if status == 429 or status >= 500:
+                    if attempt >= self.max_retries:
+                        raise TransientSendError(
+                            f"SendGrid answered HTTP {status} to batch {label} {attempt + 1} times; giving up for now"
+                        ) from None
+                    delay = self._delay(attempt, err.headers)
+                    log.warning("SendGrid HTTP %d for batch %s; retry %d in %.1fs", status, label, attempt + 1, delay)
+                    self.retries += 1
+                    attempt += 1
+                    self.sleep(delay)
+                    continue
+                raise PermanentSendError(
+                    f"SendGrid rejected batch {label}: HTTP {status}: {_errors(err.body)}"
+                ) from None
+            except TimeoutError as err:
+                raise UncertainSendError(f"SendGrid request for batch {label} timed out after {self.timeout}s: {err}") from None
+            except urllib.error.URLError as err:
+                if isinstance(err.reason, TimeoutError):
+                    raise UncertainSendError(f"SendGrid request for batch {label} timed out after {self.timeout}s") from None
+                if isinstance(err.reason, ConnectionRefusedError) and attempt < self.max_retries:
+                    delay = self._delay(attempt, None)
+                    self.retries += 1
+                    attempt += 1
+                    self.sleep(delay)
+                    continue
+                if isinstance(err.reason, ConnectionRefusedError):
+                    raise TransientSendError(f"SendGrid at {self.host} refused the connection for batch {label}") from None
+                raise UncertainSendError(f"SendGrid request for batch {label} failed: {err.reason}") from None
+            if resp.status_code not in (200, 202):
+                raise UncertainSendError(f"SendGrid answered HTTP {resp.status_code} to batch {label}")
+            headers = resp.headers
+            return headers.get("X-Message-Id") if headers is not None else None
+
+    def send(self, batch: Batch) -> str | None:
+        return self.post(build_payload(batch, sandbox=self.sandbox), batch.label)

@@ -1,0 +1,254 @@
+"""Load response files: read in chunks, verify, validate, quarantine, deduplicate, append.
+
+``ingest_responses`` processes every file waiting in ``responses/`` of the landing area. Per file
+version (path + checksum):
+
+1. A version already in ``ops.ingest_files`` is not read again; it is only moved out of the way.
+2. Rows left by an interrupted earlier attempt are deleted, then each chunk commits on its own
+   (so memory and transaction size stay bounded): valid rows go to ``ops.raw_responses``, exact
+   duplicates of rows already there are skipped and counted, the rest go to ``ops.quarantine``.
+3. The audit row is written last, after ``rows read = loaded + quarantined + duplicates`` is
+   checked; then the file moves to ``archive/``. A file that cannot be parsed is set aside in
+   ``rejected/`` with its reason and the next file loads.
+
+``raw_responses.response_id`` is a hash of survey_id, responded_at, score and comment, so the
+same answer arriving twice (a rerun, an overlapping export, a fixed file) is stored once. A
+survey answered twice (different time or score) keeps both rows; the latest responded_at counts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import time
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from nps import clock
+from nps.config import ProgramConfig
+from nps.ingest import DEFAULT_CHUNK_ROWS, RejectedFileError, audit
+from nps.ingest.landing import LandedFile, Landing
+from nps.ingest.readers import read_chunks
+from nps.ingest.validation import SECURITY, ResponseValidator, prepare, reasons
+from nps.ingest.verify import ledger_lookup, verify_tokens
+from nps.tokens import TokenSigner
+
+log = logging.getLogger(__name__)
+DUCKDB_MEMORY_LIMIT = re.sub(r"[^0-9A-Za-z]", "", os.environ.get("NPS_INGEST_DUCKDB_MEMORY", "256MB"))
+RAW_COLUMNS = ["response_id", "survey_id", "survey_type", "score", "comment", "responded_at", "locale", "file_id",
+               "source_line", "loaded_at"]
+
+
+class _SeenKeys:
+    """(survey_id, responded_at) keys already seen in this file, as sorted uint64 arrays per chunk."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def check(self, keys: np.ndarray, lines: np.ndarray) -> np.ndarray:
+        """Line of the earlier occurrence of each key, or 0; remembers the new ones."""
+        first = np.zeros(len(keys), dtype=np.int64)
+        for sk, sl in self.parts:
+            ix = np.searchsorted(sk, keys).clip(0, max(len(sk) - 1, 0))
+            hit = (sk[ix] == keys) & (first == 0) if len(sk) else np.zeros(len(keys), dtype=bool)
+            first[hit] = sl[ix[hit]]
+        s = pd.Series(lines, index=keys)
+        within = pd.Series(keys).duplicated(keep="first").to_numpy() & (first == 0)
+        if within.any():
+            first_line = s.groupby(level=0).transform("first").to_numpy()
+            first[within] = first_line[within]
+        new = first == 0
+        order = np.argsort(keys[new], kind="stable")
+        self.parts.append((keys[new][order], lines[new][order]))
+        return first
+
+
+class _Ticker:
+    """Seconds per phase of a chunk, for the debug log."""
+
+    def __init__(self) -> None:
+        self.t = time.perf_counter()
+        self.spent: dict[str, float] = {}
+
+    def __call__(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.spent[phase] = self.spent.get(phase, 0.0) + now - self.t
+        self.t = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k} {v:.2f}s" for k, v in self.spent.items())
+
+
+def response_ids(df: pd.DataFrame) -> list[str]:
+    """sha256 of survey_id | responded_at (µs) | score | comment, 32 hex characters."""
+    ts = df["responded_at"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").tolist()
+    sha = hashlib.sha256
+    return [
+        sha(f"{sid}|{t}|{s}|{'' if c is None else c}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        for sid, t, s, c in zip(df["survey_id"].tolist(), ts, df["score"].astype("int64").tolist(), df["comment"].tolist(),
+                                strict=True)
+    ]
+
+
+class ResponseLoader:
+    """Ingests response files into one warehouse; one GX suite serves every file of a run."""
+
+    def __init__(self, warehouse, landing: Landing, *, secret: str, config: ProgramConfig, now: datetime | None = None,
+                 chunk_rows: int = DEFAULT_CHUNK_ROWS) -> None:  # noqa: ANN001
+        self.wh = warehouse
+        self.landing = landing
+        self.signer = TokenSigner(secret)
+        self.now = now or clock.utcnow()
+        self.comment_max = config.program.comment_max_chars
+        self.chunk_rows = chunk_rows
+        self._validator: ResponseValidator | None = None
+
+    @property
+    def validator(self) -> ResponseValidator:
+        if self._validator is None:
+            self._validator = ResponseValidator(comment_max_chars=self.comment_max, now=self.now)
+        return self._validator
+
+    def ingest_all(self) -> list[audit.FileResult]:
+        return [self.ingest_file(f) for f in self.landing.pending("responses")]
+
+    def ingest_file(self, f: LandedFile) -> audit.FileResult:
+        self.landing.checksum(f)
+        r = audit.FileResult(path=f.relpath, kind="responses", file_id=f.file_id, checksum=f.checksum,
+                             size_bytes=f.size, file_format=f.file_format)
+        known = audit.known_file(self.wh, f.file_id)
+        if known:
+            r.status, r.archived_to = "skipped", known["archived_to"]
+            log.info("%s (file_id %s) was ingested before (%s); moving it out of the landing area",
+                     f.relpath, f.file_id, known["status"])
+            self.landing.move(f, known["archived_to"] or self.landing.destination(f, "archive"))
+            return r
+        r.started_at = clock.utcnow()
+        with self.wh.engine.connect() as conn:
+            if self.wh.is_duckdb:
+                # DuckDB caches table blocks up to 80% of RAM by default, so a worker's memory would
+                # grow with the warehouse; cap it (blocks spill to the file, results are the same).
+                conn.exec_driver_sql(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+                conn.commit()
+            with conn.begin():
+                audit.reset_file(self.wh, conn, f.file_id, "responses")
+                self.wh.run_file(conn, "ingest/stage_responses")
+            seen = _SeenKeys()
+            try:
+                with f.open() as fh:
+                    for chunk in read_chunks(fh, f.file_format, self.chunk_rows):
+                        with conn.begin():
+                            self._chunk(conn, f, chunk, seen, r)
+            except RejectedFileError as err:
+                r.status, r.reason = "rejected", str(err)
+                r.rows_read = r.rows_loaded = r.rows_quarantined = r.rows_duplicate = r.rows_security = 0
+                r.rules = {}
+                r.archived_to = self.landing.destination(f, "rejected")
+                r.finished_at = clock.utcnow()
+                with conn.begin():
+                    audit.reset_file(self.wh, conn, f.file_id, "responses")
+                    audit.write_file_row(self.wh, conn, r)
+                log.error("%s rejected whole: %s", f.relpath, err)
+                self.landing.move(f, r.archived_to, reason=f"{f.relpath}: {err}")
+                return r
+            r.archived_to = self.landing.destination(f, "archive")
+            r.finished_at = clock.utcnow()
+            with conn.begin():
+                audit.write_file_row(self.wh, conn, r)  # checks the balance first
+        self.landing.move(f, r.archived_to)
+        log.info("%s: read %d, loaded %d, quarantined %d (security %d), duplicates skipped %d",
+                 f.relpath, r.rows_read, r.rows_loaded, r.rows_quarantined, r.rows_security, r.rows_duplicate)
+        return r
+
+    def _chunk(self, conn, f: LandedFile, chunk: pd.DataFrame, seen: _SeenKeys, r: audit.FileResult) -> None:  # noqa: ANN001
+        tick = _Ticker()
+        chunk = chunk.reset_index(drop=True)
+        tokens = verify_tokens(self.signer, chunk["token"])
+        tick("tokens")
+        ledger = ledger_lookup(self.wh, conn, tokens["survey_id"])
+        tick("ledger")
+        df = prepare(chunk, tokens, ledger, self.now)
+        tick("prepare")
+        masks = self.validator.failures(df)
+        tick("gx")
+        bad = np.zeros(len(df), dtype=bool)
+        for m in masks.values():
+            bad |= m
+        # Duplicates within the file: same survey and response time as an earlier good row.
+        good = np.flatnonzero(~bad)
+        dup_of = np.zeros(len(df), dtype=np.int64)
+        if len(good):
+            g = df.iloc[good]
+            # Python's hash is salted per process, which is fine: the keys live for one file only.
+            stamps = g["responded_at"].to_numpy().astype("int64").tolist()
+            keys = np.fromiter((hash(k) for k in zip(g["survey_id"], stamps, strict=True)), dtype=np.int64, count=len(g))
+            dup_of[good] = seen.check(keys, g["line"].to_numpy(dtype=np.int64))
+        masks["duplicate"] = dup_of > 0
+        df["dup_of"] = dup_of
+        why = reasons(df, masks, self.now, self.comment_max)
+        tick("reasons")
+        now = clock.utcnow()
+        if len(why):
+            q = df.iloc[why["pos"].to_numpy()]
+            qf = pd.DataFrame({
+                "file_id": f.file_id,
+                "line_number": q["line"].to_numpy(dtype=np.int64),
+                "path": f.relpath,
+                "kind": "responses",
+                "category": why["category"].to_numpy(),
+                "rule": why["rule"].to_numpy(),
+                "reason": why["reason"].to_numpy(),
+                "survey_id": q["survey_id"].to_numpy(dtype=object),
+                "original_line": q["original"].to_numpy(dtype=object),
+                "quarantined_at": now,
+            })
+            qf["quarantined_at"] = qf["quarantined_at"].astype("datetime64[us]")
+            audit.load_quarantine(self.wh, conn, qf)
+            tick("quarantine")
+            r.rows_security += int((why["category"] == SECURITY).sum())
+            for rule, n in why["rule"].value_counts().items():
+                r.rules[str(rule)] = r.rules.get(str(rule), 0) + int(n)
+        ok = np.ones(len(df), dtype=bool)
+        ok[why["pos"].to_numpy(dtype=np.int64)] = False
+        v = df[ok]
+        loaded = dupes = 0
+        if len(v):
+            comment = v["comment"].where(v["comment"].notna(), None).astype(object)
+            locale = v["locale"].map(lambda s: s.lower()[:16] if isinstance(s, str) else None).astype(object)
+            out = pd.DataFrame({
+                "survey_id": v["survey_id"].astype(object).to_numpy(),
+                "survey_type": v["survey_type"].astype(object).to_numpy(),
+                "score": v["score"].astype("int64").to_numpy(),
+                "comment": comment.to_numpy(),
+                "responded_at": v["responded_at"].to_numpy(),
+                "locale": locale.to_numpy(),
+                "file_id": f.file_id,
+                "source_line": v["line"].to_numpy(dtype=np.int64),
+                "loaded_at": now,
+            })
+            out["loaded_at"] = out["loaded_at"].astype("datetime64[us]")
+            out.insert(0, "response_id", response_ids(out))
+            tick("ids")
+            self.wh.run_file(conn, "ingest/clear_stage_responses")
+            self.wh.load_df(conn, "ingest_stage_responses", out, RAW_COLUMNS)
+            loaded = self.wh.run_file(conn, "ingest/insert_responses")
+            if loaded < 0:
+                raise RuntimeError("the warehouse driver did not report how many responses were inserted")
+            dupes = len(out) - loaded
+            tick("load")
+        log.debug("%s chunk of %d rows: %s", f.relpath, len(df), tick)
+        r.rows_read += len(df)
+        r.rows_quarantined += len(why)
+        r.rows_loaded += loaded
+        r.rows_duplicate += dupes
+
+
+def ingest_responses(warehouse, landing: Landing, *, secret: str, config: ProgramConfig, now: datetime | None = None,
+                     chunk_rows: int = DEFAULT_CHUNK_ROWS) -> list[audit.FileResult]:  # noqa: ANN001
+    """Ingest every response file waiting in the landing area; one result per file."""
+    loader = ResponseLoader(warehouse, landing, secret=secret, config=config, now=now, chunk_rows=chunk_rows)
+    return loader.ingest_all()

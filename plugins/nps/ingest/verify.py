@@ -1,0 +1,68 @@
+"""Survey-token checks for a chunk of responses: signature, and what the ledger says.
+
+A token proves which survey a response belongs to. Everything that makes a token untrustworthy
+is a security finding: a forged, altered or malformed signature, a survey that was never
+dispatched, or a token whose survey type differs from the ledger's.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from nps.tokens import TokenError, TokenSigner
+
+
+def verify_tokens(signer: TokenSigner, tokens: pd.Series) -> pd.DataFrame:
+    """Per row: survey_id, token_type, token_answer and token_error (None when genuine)."""
+    cache: dict[str, tuple] = {}
+    sid, typ, ans, err = [], [], [], []
+    for tok in tokens:
+        if tok is None:
+            res = (None, None, None, None)  # a missing token is a validation rule, not a forgery
+        else:
+            res = cache.get(tok)
+            if res is None:
+                try:
+                    t = signer.verify(tok)
+                    res = (t.survey_id, t.survey_type, t.answer, None)
+                except TokenError as e:
+                    res = (None, None, None, f"token rejected: {e}")
+                except Exception as e:  # noqa: BLE001 - garbage must never stop the file
+                    res = (None, None, None, f"token rejected: malformed token ({type(e).__name__})")
+                cache[tok] = res
+        sid.append(res[0])
+        typ.append(res[1])
+        ans.append(res[2])
+        err.append(res[3])
+    out = pd.DataFrame({"survey_id": sid, "token_type": typ, "token_error": err}, index=tokens.index, dtype=object)
+    out["token_answer"] = pd.array(ans, dtype="Int64")
+    return out
+
+
+def ledger_lookup(warehouse, conn, survey_ids: pd.Series) -> pd.DataFrame:  # noqa: ANN001
+    """survey_id → ledger_type, sent_at for the dispatched surveys among ``survey_ids``."""
+    keys = pd.DataFrame({"survey_id": survey_ids.dropna().drop_duplicates().astype(object)})
+    sql = warehouse.read_sql("ingest/ledger_for_keys").rstrip().rstrip(";")
+    if keys.empty:
+        return pd.DataFrame({"survey_id": pd.Series([], dtype=object), "ledger_type": pd.Series([], dtype=object),
+                             "sent_at": pd.Series([], dtype="datetime64[us]")})
+    if warehouse.is_duckdb:
+        # DuckDB reads the DataFrame in place and hands back a DataFrame: no row-by-row round trip.
+        raw = conn.connection.driver_connection
+        raw.register("ingest_stage_keys", keys)
+        try:
+            out = raw.execute(sql).df()
+        finally:
+            raw.unregister("ingest_stage_keys")
+    else:
+        import sqlalchemy as sa
+
+        warehouse.run_file(conn, "ingest/stage_keys")
+        warehouse.run_sql(conn, "DELETE FROM ingest_stage_keys")
+        warehouse.load_df(conn, "ingest_stage_keys", keys)
+        rows = conn.execute(sa.text(sql)).fetchall()
+        out = pd.DataFrame(rows, columns=["survey_id", "ledger_type", "sent_at"])
+    out["survey_id"] = out["survey_id"].astype(object)
+    out["ledger_type"] = out["ledger_type"].astype(object)
+    out["sent_at"] = pd.to_datetime(out["sent_at"]).astype("datetime64[us]")
+    return out

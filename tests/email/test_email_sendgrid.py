@@ -1,0 +1,140 @@
+"""The SendGrid hook: the real ``sendgrid`` client against a local HTTP server."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from nps.dispatch import plan_batches
+from nps.email.base import Batch, PermanentSendError, Recipient, TransientSendError, UncertainSendError
+from nps.email.render import MessageTemplate
+from nps.email.sendgrid import SendGridHook, build_payload
+from nps.email.testserver import FakeSendGrid
+from nps.email.transports import sendgrid_from_connection
+
+TEMPLATE = MessageTemplate("csat", "en", "How satisfied?", "Hi %nps_name%: %nps_t1%", "<p>Hi %nps_name_html%</p>")
+
+
+def _batch(n: int = 2, batch_id: str = "2026-10-05T0600.abc123.00000") -> Batch:
+    recipients = [
+        Recipient(f"transactional/csat/2026-Q4/P{i}/E{i}", f"S{i:03d}", f"p{i}@a1.example.com", f"Person {i}",
+                  {"%nps_name%": f"Person{i}", "%nps_t1%": f"tok{i}"})
+        for i in range(1, n + 1)
+    ]
+    return Batch(batch_id, TEMPLATE, recipients, "2026-10-05T0600", "Acme CS", "feedback@example.com",
+                 ["nps-invitation", "csat", "en"])
+
+
+class Sleeps(list):
+    def __call__(self, s: float) -> None:
+        self.append(s)
+
+
+def test_exact_payload_headers_and_message_id():
+    with FakeSendGrid() as sg:
+        hook = SendGridHook("SG.test-key", host=sg.url, timeout=5)
+        assert hook.send(_batch()) == "msg-00001"
+    req = sg.requests[0]
+    assert req["path"] == "/v3/mail/send"
+    assert req["headers"]["Authorization"] == "Bearer SG.test-key"
+    assert req["body"] == {
+        "from": {"email": "feedback@example.com", "name": "Acme CS"},
+        "subject": "How satisfied?",
+        "personalizations": [
+            {"to": [{"email": "p1@a1.example.com", "name": "Person 1"}],
+             "substitutions": {"%nps_name%": "Person1", "%nps_t1%": "tok1"},
+             "custom_args": {"survey_id": "S001", "send_key": "transactional/csat/2026-Q4/P1/E1"}},
+            {"to": [{"email": "p2@a1.example.com", "name": "Person 2"}],
+             "substitutions": {"%nps_name%": "Person2", "%nps_t1%": "tok2"},
+             "custom_args": {"survey_id": "S002", "send_key": "transactional/csat/2026-Q4/P2/E2"}},
+        ],
+        "content": [{"type": "text/plain", "value": "Hi %nps_name%: %nps_t1%"},
+                    {"type": "text/html", "value": "<p>Hi %nps_name_html%</p>"}],
+        "custom_args": {"batch_id": "2026-10-05T0600.abc123.00000"},
+        "categories": ["nps-invitation", "csat", "en"],
+    }
+    assert hook.requests == 1 and hook.retries == 0
+
+
+def test_sandbox_mode_by_config_or_connection_extra(program_config):
+    assert build_payload(_batch(1), sandbox=True)["mail_settings"] == {"sandbox_mode": {"enable": True}}
+    assert "mail_settings" not in build_payload(_batch(1))
+
+    class Conn:
+        password = "SG.k"
+        host = None
+        extra_dejson = {"host": "http://127.0.0.1:9", "sandbox_mode": "true", "timeout": 7}
+
+    hook = sendgrid_from_connection(Conn(), program_config)
+    assert (hook.host, hook.sandbox, hook.timeout, hook.max_retries) == ("http://127.0.0.1:9", True, 7.0, 5)
+    assert "SG.k" not in repr(hook)
+
+
+@pytest.mark.parametrize(
+    ("first", "expected_sleep"),
+    [pytest.param(429, 0.0, id="429-honours-retry-after"), pytest.param(500, 1.0, id="500-exponential-backoff")],
+)
+def test_throttled_or_server_error_then_success(first, expected_sleep):
+    sleeps = Sleeps()
+    with FakeSendGrid() as sg:
+        sg.script(first)
+        hook = SendGridHook("k", host=sg.url, sleep=sleeps)
+        assert hook.send(_batch()) == "msg-00002"
+    assert [r["status"] for r in sg.requests] == [first, 202]
+    assert sg.requests[0]["body"] == sg.requests[1]["body"]  # the same batch again
+    assert sleeps == [expected_sleep] and (hook.requests, hook.retries) == (2, 1)
+
+
+def test_backoff_doubles_then_gives_up():
+    sleeps = Sleeps()
+    with FakeSendGrid() as sg:
+        sg.script(503, 502, 500, 500)
+        hook = SendGridHook("k", host=sg.url, sleep=sleeps, max_retries=3)
+        with pytest.raises(TransientSendError, match=r"HTTP 500 to batch 2026-10-05T0600.abc123.00000 .* 4 times"):
+            hook.send(_batch())
+    assert sleeps == [1.0, 2.0, 4.0] and len(sg.requests) == 4
+
+
+def test_400_fails_clearly_naming_the_batch():
+    with FakeSendGrid() as sg:
+        sg.script((400, {"errors": [{"message": "The from email does not match a verified Sender Identity.",
+                                     "field": "from", "help": None}]}))
+        hook = SendGridHook("k", host=sg.url, sleep=Sleeps())
+        with pytest.raises(PermanentSendError) as err:
+            hook.send(_batch(3))
+    msg = str(err.value)
+    assert msg == ("SendGrid rejected batch 2026-10-05T0600.abc123.00000 (csat/en, 3 recipients): HTTP 400: "
+                   "from: The from email does not match a verified Sender Identity.")
+    assert "@" not in msg.replace("email", "")  # no addresses in errors
+    assert len(sg.requests) == 1  # never retried
+
+
+def test_timeout_is_uncertain_not_failed():
+    with FakeSendGrid() as sg:
+        sg.script(("sleep", 1.5))
+        hook = SendGridHook("k", host=sg.url, timeout=0.3)
+        with pytest.raises(UncertainSendError, match="timed out after 0.3s"):
+            hook.send(_batch())
+
+
+def test_connection_refused_is_transient():
+    hook = SendGridHook("k", host="http://127.0.0.1:9", max_retries=1, sleep=Sleeps())
+    with pytest.raises(TransientSendError, match="refused the connection"):
+        hook.send(_batch())
+
+
+@pytest.mark.parametrize("n", [1, 999, 1000, 1001, 2500])
+def test_batches_of_1000_per_template_and_locale(n):
+    rows = [{"survey_type": "nps", "locale": "en", "email": f"p{i}@x.example.com", "send_key": str(i)} for i in range(n)]
+    rows += [{"survey_type": "nps", "locale": "pl", "email": "pl@x.example.com", "send_key": "pl"}]
+    plan = plan_batches(rows, 1000)
+    assert [(k, len(m)) for k, m in plan] == [(("nps", "en"), min(1000, n - 1000 * i)) for i in range(math.ceil(n / 1000))] + [
+        (("nps", "pl"), 1)
+    ]
+
+
+def test_an_address_appears_once_per_batch():
+    rows = [{"survey_type": "nps", "locale": "en", "email": e, "send_key": k}
+            for k, e in [("a", "x@e.com"), ("b", "X@e.com"), ("c", "y@e.com")]]
+    assert [[r["send_key"] for r in m] for _, m in plan_batches(rows, 1000)] == [["a", "c"], ["b"]]
