@@ -1,0 +1,267 @@
+"""Benchmark the mart rebuild: 10,000,000 responses on DuckDB and 1,000,000 on PostgreSQL.
+
+Data is generated inside the warehouse (INSERT ... SELECT over range/generate_series with
+arithmetic pseudo-random values): accounts, contacts, contracts, a ledger with 10% unanswered
+invitations, answers (5% of surveys answered twice, 20% with an English or Polish comment).
+Then, each scenario in its own subprocess (so peak memory, ru_maxrss, is its own):
+- ``rebuild_<engine>``: nps.marts.rebuild (staging, audit, publish of every mart);
+- ``sql_nps`` / ``pandas_nps`` (DuckDB): NPS per month x industry with the latest-answer rule,
+  once as one warehouse query, once by pulling the joined rows into pandas and computing there.
+Prints ``bench <metric> <value> <unit>`` lines. Scale with NPS_BENCH_MARTS_DUCKDB_ROWS and
+NPS_BENCH_MARTS_PG_ROWS. Usage: .venv/bin/python benchmarks/bench_marts.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "plugins"))
+
+DUCKDB_ROWS = int(os.environ.get("NPS_BENCH_MARTS_DUCKDB_ROWS", 10_000_000))
+PG_ROWS = int(os.environ.get("NPS_BENCH_MARTS_PG_ROWS", 1_000_000))
+PG_ADMIN = os.environ.get("NPS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+AS_OF = datetime(2027, 1, 1, 5, 30)
+
+# {rows}: the series of n integers i, per engine.
+SERIES = {"duckdb": "range(0, {n}) AS t(i)", "postgresql": "generate_series(CAST(0 AS BIGINT), {n} - 1) AS t(i)"}
+GENERATE = [
+    """INSERT INTO src.accounts (account_id, name, industry, segment, region, arr, owner_name, owner_email, created_at)
+    SELECT 'A' || CAST(i AS VARCHAR), 'Account ' || CAST(i AS VARCHAR),
+        CASE i % 6 WHEN 0 THEN 'Retail' WHEN 1 THEN 'SaaS' WHEN 2 THEN 'Hospitality'
+                   WHEN 3 THEN 'Telecommunications' WHEN 4 THEN 'Manufacturing' ELSE 'Fintech' END,
+        CASE i % 3 WHEN 0 THEN 'SMB' WHEN 1 THEN 'Mid-Market' ELSE 'Enterprise' END,
+        CASE i % 4 WHEN 0 THEN 'EMEA' WHEN 1 THEN 'North America' WHEN 2 THEN 'APAC' ELSE 'LATAM' END,
+        CAST(5000 + (i * 7919) % 200000 AS DECIMAL(14, 2)), 'Owner ' || CAST(i % 8 AS VARCHAR),
+        'owner@example.com', TIMESTAMP '2024-01-01 00:00:00'
+    FROM {accounts}""",
+    """INSERT INTO src.contracts (contract_id, account_id, start_date, end_date, arr, ended_reason)
+    SELECT 'K' || CAST(i AS VARCHAR), 'A' || CAST(i AS VARCHAR),
+        CAST(TIMESTAMP '2024-01-01 00:00:00' + (CAST(i % 700 AS BIGINT) * INTERVAL '1 day') AS DATE),
+        CASE WHEN i % 10 = 0 THEN CAST(TIMESTAMP '2026-01-01 00:00:00' + (CAST(i % 360 AS BIGINT) * INTERVAL '1 day') AS DATE) END,
+        CAST(5000 + (i * 7919) % 200000 AS DECIMAL(14, 2)), CASE WHEN i % 10 = 0 THEN 'churned' END
+    FROM {accounts}""",
+    """INSERT INTO src.contacts (contact_id, account_id, first_name, last_name, email, role, locale, consent, created_at)
+    SELECT 'P' || CAST(i AS VARCHAR), 'A' || CAST(CAST(FLOOR(i / 5.0) AS BIGINT) AS VARCHAR), 'Pat', 'Doe',
+        'p' || CAST(i AS VARCHAR) || '@example.com',
+        CASE i % 5 WHEN 0 THEN 'decision_maker' WHEN 1 THEN 'influencer' ELSE 'user' END,
+        CASE WHEN CAST(FLOOR(i / 5.0) AS BIGINT) % 4 = 0 THEN 'pl' ELSE 'en' END, TRUE, TIMESTAMP '2024-01-01 00:00:00'
+    FROM {contacts}""",
+    """INSERT INTO ops.survey_invitations (send_key, survey_id, run_id, cycle, program, survey_type, touchpoint,
+        contact_id, account_id, locale, status, claimed_at, sent_at, delivery_status)
+    SELECT 'K' || CAST(i AS VARCHAR), 'S' || CAST(i AS VARCHAR), 'bench', 'C' || CAST(i % 8 AS VARCHAR),
+        CASE WHEN i % 3 = 0 THEN 'transactional' ELSE 'relationship' END,
+        CASE WHEN i % 10 < 6 THEN 'nps' WHEN i % 10 < 8 THEN 'csat' ELSE 'ces' END,
+        CASE WHEN i % 3 = 0 THEN CASE i % 4 WHEN 0 THEN 'support_ticket_closed' WHEN 1 THEN 'purchase'
+            WHEN 2 THEN 'renewal' ELSE 'product_delivered' END END,
+        'P' || CAST(i % {n_contacts} AS VARCHAR), 'A' || CAST(CAST(FLOOR((i % {n_contacts}) / 5.0) AS BIGINT) AS VARCHAR),
+        'en', 'sent', TIMESTAMP '2025-01-01 00:00:00' + (CAST((i * 7919) % 60480000 AS BIGINT) * INTERVAL '1 second'),
+        TIMESTAMP '2025-01-01 00:00:00' + (CAST((i * 7919) % 60480000 AS BIGINT) * INTERVAL '1 second'),
+        CASE WHEN i >= {n_answered} AND i % 7 = 0 THEN 'bounce' ELSE 'delivered' END
+    FROM {invitations}""",
+    """INSERT INTO ops.raw_responses (response_id, survey_id, survey_type, score, comment, responded_at, locale,
+        file_id, source_line, loaded_at)
+    SELECT 'R' || CAST(i AS VARCHAR), 'S' || CAST(i % {n_answered} AS VARCHAR),
+        CASE WHEN (i % {n_answered}) % 10 < 6 THEN 'nps' WHEN (i % {n_answered}) % 10 < 8 THEN 'csat' ELSE 'ces' END,
+        CASE WHEN (i % {n_answered}) % 10 < 6 THEN (i * 2654435761) % 1000003 % 11
+             WHEN (i % {n_answered}) % 10 < 8 THEN 1 + (i * 2654435761) % 1000003 % 5
+             ELSE 1 + (i * 2654435761) % 1000003 % 7 END,
+        CASE WHEN (i * 40503) % 5 = 0 THEN CASE i % 8
+            WHEN 0 THEN 'Support never answered our ticket, slow response time.'
+            WHEN 1 THEN 'Pricing is too expensive for the value we get.'
+            WHEN 2 THEN 'Great product, the onboarding was smooth!'
+            WHEN 3 THEN 'Wsparcie techniczne nie odpowiada, faktury są błędne.'
+            WHEN 4 THEN 'Dostawa opóźniona, przesyłka uszkodzona.'
+            WHEN 5 THEN 'Missing features and a buggy integration; considering a competitor.'
+            WHEN 6 THEN 'Wdrożenie trwało za długo, brakuje funkcji.'
+            ELSE 'All good.' END END,
+        TIMESTAMP '2025-01-01 00:00:00' + (CAST(((i % {n_answered}) * 7919) % 60480000 + 3600 + (i % 400000) AS BIGINT) * INTERVAL '1 second'),
+        NULL, 'F1', i, TIMESTAMP '2027-01-01 00:00:00'
+    FROM {responses}""",
+]
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def sizes(rows: int) -> dict[str, int]:
+    n_answered = int(rows * 0.95)  # 5% of surveys answered twice
+    n_contacts = max(5, rows // 10)
+    return {
+        "responses": rows,
+        "n_answered": n_answered,
+        "invitations": int(n_answered * 1.1),  # 10% never answered
+        "contacts": n_contacts,
+        "n_contacts": n_contacts,
+        "accounts": n_contacts // 5,
+    }
+
+
+def scenario_generate(url: str, rows: int) -> dict:
+    from nps.warehouse import Warehouse
+
+    wh = Warehouse(url)
+    wh.migrate()
+    s = sizes(rows)
+    series = SERIES[wh.dialect]
+    t0 = time.perf_counter()
+    with wh.begin() as conn:
+        for stmt in GENERATE:
+            fmt = {k: series.format(n=v) for k, v in s.items() if k in ("accounts", "contacts", "invitations", "responses")}
+            fmt.update(n_answered=s["n_answered"], n_contacts=s["n_contacts"])
+            wh.run_sql(conn, stmt.format(**fmt))
+    if wh.dialect == "postgresql":
+        with wh.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")
+    wh.dispose()
+    return {"seconds": time.perf_counter() - t0}
+
+
+def scenario_rebuild(url: str) -> dict:
+    from nps import marts
+    from nps.config import load_config
+    from nps.warehouse import Warehouse
+
+    wh = Warehouse(url)
+    config = load_config()
+    t0 = time.perf_counter()
+    counts = marts.rebuild(wh, AS_OF, config)
+    seconds = time.perf_counter() - t0
+    wh.dispose()
+    return {"seconds": seconds, "peak_mb": peak_mb(), "fct_rows": counts["fct_survey_responses"]}
+
+
+NPS_SQL = """
+WITH ranked AS (
+    SELECT r.survey_id, r.score, r.responded_at,
+        ROW_NUMBER() OVER (PARTITION BY r.survey_id ORDER BY r.responded_at DESC, r.response_id DESC) AS rn
+    FROM ops.raw_responses AS r WHERE r.survey_type = 'nps'
+)
+SELECT CAST(date_trunc('month', k.responded_at) AS DATE) AS month, a.industry,
+    100.0 * (SUM(CASE WHEN k.score >= 9 THEN 1 ELSE 0 END) - SUM(CASE WHEN k.score <= 6 THEN 1 ELSE 0 END)) / COUNT(*) AS nps,
+    COUNT(*) AS responses
+FROM ranked AS k
+JOIN ops.survey_invitations AS i ON i.survey_id = k.survey_id
+JOIN src.accounts AS a ON a.account_id = i.account_id
+WHERE k.rn = 1
+GROUP BY 1, 2
+"""
+PULL_SQL = """
+SELECT r.response_id, r.survey_id, r.score, r.responded_at, a.industry
+FROM ops.raw_responses AS r
+JOIN ops.survey_invitations AS i ON i.survey_id = r.survey_id
+JOIN src.accounts AS a ON a.account_id = i.account_id
+WHERE r.survey_type = 'nps'
+"""
+
+
+def scenario_sql_nps(url: str) -> dict:
+    from nps.warehouse import Warehouse
+
+    wh = Warehouse(url)
+    t0 = time.perf_counter()
+    rows = wh.query(NPS_SQL)
+    seconds = time.perf_counter() - t0
+    wh.dispose()
+    return {"seconds": seconds, "peak_mb": peak_mb(), "cells": len(rows)}
+
+
+def scenario_pandas_nps(url: str) -> dict:
+    from nps.warehouse import Warehouse
+
+    wh = Warehouse(url)
+    t0 = time.perf_counter()
+    with wh.engine.connect() as conn:  # the fastest pull there is: DuckDB straight to a DataFrame
+        df = conn.connection.driver_connection.execute(PULL_SQL).df()
+    pulled = time.perf_counter() - t0
+    df = df.sort_values(["survey_id", "responded_at", "response_id"]).drop_duplicates("survey_id", keep="last")
+    df["month"] = df["responded_at"].dt.to_period("M")
+    df["promoter"] = df["score"] >= 9
+    df["detractor"] = df["score"] <= 6
+    g = df.groupby(["month", "industry"]).agg(n=("score", "size"), p=("promoter", "sum"), d=("detractor", "sum"))
+    g["nps"] = 100.0 * (g["p"] - g["d"]) / g["n"]
+    seconds = time.perf_counter() - t0
+    wh.dispose()
+    return {"seconds": seconds, "pull_seconds": pulled, "peak_mb": peak_mb(), "cells": len(g)}
+
+
+def run_child(name: str, *args: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--scenario", name, *args], capture_output=True, text=True, cwd=ROOT)
+    if out.returncode:
+        sys.stderr.write(out.stdout + out.stderr)
+        raise SystemExit(f"scenario {name} failed")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench(metric: str, value: float, unit: str) -> None:
+    print(f"bench {metric} {value:.2f} {unit}" if value < 100 else f"bench {metric} {value:.0f} {unit}", flush=True)
+
+
+def main() -> int:
+    import sqlalchemy as sa
+
+    from nps.warehouse import normalize_url
+
+    tag = uuid.uuid4().hex[:8]
+    duck_path = Path(f"/tmp/nps_bench_marts_{tag}.duckdb")
+    duck_url = f"duckdb:///{duck_path}"
+    try:
+        gen = run_child("generate", duck_url, str(DUCKDB_ROWS))
+        label = f"{DUCKDB_ROWS // 1_000_000}m" if DUCKDB_ROWS >= 1_000_000 else f"{DUCKDB_ROWS // 1000}k"
+        bench(f"marts_duckdb_{label}_generate_s", gen["seconds"], "s")
+        r = run_child("rebuild", duck_url)
+        bench(f"marts_duckdb_{label}_rebuild_s", r["seconds"], "s")
+        bench(f"marts_duckdb_{label}_peak_mb", r["peak_mb"], "MB")
+        bench(f"marts_duckdb_{label}_responses_per_s", DUCKDB_ROWS / r["seconds"], "/s")
+        s = run_child("sql_nps", duck_url)
+        p = run_child("pandas_nps", duck_url)
+        bench("marts_duckdb_nps_month_industry_s", s["seconds"], "s")
+        bench("marts_pandas_nps_month_industry_s", p["seconds"], "s")
+        bench("marts_pandas_pull_s", p["pull_seconds"], "s")
+        bench("marts_pandas_peak_mb", p["peak_mb"], "MB")
+        bench("marts_warehouse_speedup", p["seconds"] / s["seconds"], "x")
+    finally:
+        for suffix in ("", ".wal"):
+            Path(str(duck_path) + suffix).unlink(missing_ok=True)
+
+    admin = sa.create_engine(normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
+    db = f"nps_bench_marts_{tag}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{db}"'))
+    pg_url = sa.make_url(normalize_url(PG_ADMIN)).set(database=db).render_as_string(hide_password=False)
+    try:
+        label = f"{PG_ROWS // 1_000_000}m" if PG_ROWS >= 1_000_000 else f"{PG_ROWS // 1000}k"
+        gen = run_child("generate", pg_url, str(PG_ROWS))
+        bench(f"marts_pg_{label}_generate_s", gen["seconds"], "s")
+        r = run_child("rebuild", pg_url)
+        bench(f"marts_pg_{label}_rebuild_s", r["seconds"], "s")
+        bench(f"marts_pg_{label}_peak_mb", r["peak_mb"], "MB")
+        bench(f"marts_pg_{label}_responses_per_s", PG_ROWS / r["seconds"], "/s")
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+        admin.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--scenario":
+        name, args = sys.argv[2], sys.argv[3:]
+        fn = {
+            "generate": lambda: scenario_generate(args[0], int(args[1])),
+            "rebuild": lambda: scenario_rebuild(args[0]),
+            "sql_nps": lambda: scenario_sql_nps(args[0]),
+            "pandas_nps": lambda: scenario_pandas_nps(args[0]),
+        }[name]
+        print(json.dumps(fn()))
+        sys.exit(0)
+    sys.exit(main())

@@ -1,0 +1,55 @@
+-- marts.mart_account_nps (built in marts_staging): one row per (period_grain, period_start,
+-- account_id), grains month and quarter (a week is too short for an account-level score), for
+-- accounts with at least one counted NPS answer in the period: the account's
+-- NPS, mean score and respondents per role. Contacts are grouped first, so no DISTINCT counts.
+INSERT INTO marts_staging.mart_account_nps (
+    period_grain, period_start, period_end, account_id, account_name, industry, segment, region,
+    arr, responses, respondents, respondents_decision_maker, respondents_influencer,
+    respondents_user, promoters, passives, detractors, account_nps, mean_score
+)
+WITH per_contact AS (
+    SELECT
+        CAST(date_trunc('month', responded_at) AS DATE) AS month_start,
+        CAST(date_trunc('quarter', responded_at) AS DATE) AS quarter_start,
+        account_id, contact_id, MAX(role) AS role,
+        CAST(COUNT(*) AS BIGINT) AS n,
+        CAST(SUM(CASE WHEN category = 'promoter' THEN 1 ELSE 0 END) AS BIGINT) AS c1,
+        CAST(SUM(CASE WHEN category = 'passive' THEN 1 ELSE 0 END) AS BIGINT) AS c2,
+        CAST(SUM(CASE WHEN category = 'detractor' THEN 1 ELSE 0 END) AS BIGINT) AS c3,
+        CAST(SUM(score) AS BIGINT) AS sx
+    FROM marts_staging.fct_survey_responses
+    WHERE survey_type = 'nps'
+    GROUP BY 1, 2, 3, 4
+),
+by_period AS (
+    SELECT
+        g.period_grain,
+        CASE g.period_grain WHEN 'month' THEN c.month_start ELSE c.quarter_start END AS period_start,
+        c.account_id, c.contact_id, MAX(c.role) AS role,
+        CAST(SUM(c.n) AS BIGINT) AS n, CAST(SUM(c.c1) AS BIGINT) AS c1, CAST(SUM(c.c2) AS BIGINT) AS c2,
+        CAST(SUM(c.c3) AS BIGINT) AS c3, CAST(SUM(c.sx) AS BIGINT) AS sx
+    FROM per_contact AS c
+    CROSS JOIN (VALUES ('month'), ('quarter')) AS g(period_grain)
+    GROUP BY 1, 2, 3, 4
+),
+by_account AS (
+    SELECT
+        period_grain, period_start, account_id,
+        CAST(SUM(n) AS BIGINT) AS n,
+        CAST(COUNT(*) AS BIGINT) AS respondents,
+        CAST(SUM(CASE WHEN role = 'decision_maker' THEN 1 ELSE 0 END) AS BIGINT) AS dm,
+        CAST(SUM(CASE WHEN role = 'influencer' THEN 1 ELSE 0 END) AS BIGINT) AS inf,
+        CAST(SUM(CASE WHEN role = 'user' THEN 1 ELSE 0 END) AS BIGINT) AS usr,
+        CAST(SUM(c1) AS BIGINT) AS c1, CAST(SUM(c2) AS BIGINT) AS c2, CAST(SUM(c3) AS BIGINT) AS c3,
+        CAST(SUM(sx) AS BIGINT) AS sx
+    FROM by_period
+    GROUP BY 1, 2, 3
+)
+SELECT
+    b.period_grain, b.period_start, cal.period_end, b.account_id, a.name, a.industry, a.segment,
+    a.region, a.arr, b.n, b.respondents, b.dm, b.inf, b.usr, b.c1, b.c2, b.c3,
+    ROUND(CAST(100.0 * CAST(b.c1 - b.c3 AS DOUBLE PRECISION) / CAST(b.n AS DOUBLE PRECISION) AS DECIMAL(18, 6)), 2),
+    ROUND(CAST(CAST(b.sx AS DOUBLE PRECISION) / CAST(b.n AS DOUBLE PRECISION) AS DECIMAL(18, 6)), 2)
+FROM by_account AS b
+JOIN ops.mart_calendar AS cal ON cal.period_grain = b.period_grain AND cal.period_start = b.period_start
+LEFT JOIN src.accounts AS a ON a.account_id = b.account_id;

@@ -1,0 +1,432 @@
+"""Marts: build the NPS/CSAT/CES marts in the warehouse, audit them, publish them.
+
+It owns the SQL in ``include/sql/marts/`` (one mart per file), ``include/sql/marts/checks/``
+(audit checks) and ``include/sql/marts/comments.sql``, and the schemas of migration 004: the
+published views ``marts.<mart>`` and two build schemas ``marts_blue`` / ``marts_green`` holding
+the tables (blue/green). Every build is a full rebuild from the raw tables, as of one instant:
+
+1. ``build_staging``: the build schema that is not published is the staging schema: recreate its
+   tables, load the comment-theme keywords from the program config, run the mart SQL files in
+   order (in them ``marts_staging.`` names the staging schema). Rows never leave the warehouse.
+2. ``audit``: run every check on staging; a check returns offending rows, and any row fails the
+   build with ``MartCheckError`` naming the check and showing the offending values.
+3. ``publish``: repoint every ``marts.<mart>`` view to the audited schema and re-apply the
+   comments, in ONE transaction: readers see the old marts or the new ones, never a mix, and the
+   big fact table is written once per build instead of twice (staging, then a copy).
+
+``ops.mart_builds`` records each build schema's status (building, built, audited, published,
+retired), so every step is safe to rerun. ``headline`` reads the published marts with a few
+small SELECTs for the demo and the reports. Nothing here imports Airflow.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from nps.config import ConfigError, ProgramConfig, load_config
+from nps.warehouse import Warehouse, split_statements
+
+log = logging.getLogger(__name__)
+
+PUBLISHED = "marts"
+#: The two build schemas; the one not published is the staging schema of the next build.
+BUILD_SCHEMAS: tuple[str, str] = ("marts_blue", "marts_green")
+#: How the mart SQL files name the staging schema; replaced by the build schema when run.
+STAGING_TOKEN = "marts_staging."
+#: The published marts, in build order (each has include/sql/marts/<name>.sql).
+MARTS: tuple[str, ...] = (
+    "fct_survey_responses",
+    "mart_nps",
+    "mart_csat",
+    "mart_ces",
+    "mart_response_rates",
+    "mart_account_nps",
+    "mart_account_nps_summary",
+    "mart_retention",
+    "mart_churn_risk",
+    "fct_comment_themes",
+    "mart_comment_themes",
+)
+#: Build helper tables (migration 004), rebuilt by every build.
+HELPERS: tuple[str, ...] = ("ops.mart_calendar", "ops.mart_account_spans", "ops.mart_theme_keywords")
+#: SQL files in the order they run: a helper right after what it depends on.
+BUILD_STEPS: tuple[str, ...] = (
+    "fct_survey_responses",
+    "calendar",
+    "account_spans",
+    "mart_nps",
+    "mart_csat",
+    "mart_ces",
+    "mart_response_rates",
+    "mart_account_nps",
+    "mart_account_nps_summary",
+    "mart_retention",
+    "mart_churn_risk",
+    "fct_comment_themes",
+    "mart_comment_themes",
+)
+#: Audit checks (include/sql/marts/checks/<name>.sql); each returns offending rows.
+CHECKS: tuple[str, ...] = ("orphan_responses", "fct_complete", "unique_keys", "category_counts", "nps_range")
+#: Churn risk looks back this many days before the build instant.
+RISK_WINDOW_DAYS = 180
+#: A relationship cycle counts as unanswered only when its last invitation is this old.
+CYCLE_GRACE_DAYS = 14
+_EXAMPLES = 5
+#: DuckDB runs inside the Python process: cap its memory (it spills to disk beyond that) so a
+#: 10M-answer rebuild stays under 1 GB. Override with NPS_DUCKDB_MEMORY_LIMIT (e.g. "4GB").
+DUCKDB_MEMORY_LIMIT = "600MB"
+#: PostgreSQL work_mem for the build transaction (server memory); NPS_PG_WORK_MEM overrides.
+PG_WORK_MEM = "256MB"
+#: Tables whose statistics PostgreSQL needs before the next steps plan their joins.
+_ANALYZE_AFTER = {"fct_survey_responses", "account_spans"}
+
+
+class MartCheckError(RuntimeError):
+    """An audit check found offending rows; the published marts were left untouched."""
+
+    def __init__(self, check: str, count: int, examples: list[dict[str, Any]]) -> None:
+        self.check = check
+        self.count = count
+        self.examples = examples
+        shown = "; ".join(", ".join(f"{k}={v}" for k, v in row.items()) for row in examples)
+        super().__init__(
+            f"mart audit check {check!r} failed: {count} offending row(s), e.g. {shown} "
+            f"(include/sql/marts/checks/{check}.sql); the published marts were not replaced"
+        )
+
+
+def as_of_from_context(context: dict[str, Any]) -> datetime:
+    """The instant a run covers: data_interval_end, else logical_date, else run_after (asset runs)."""
+    for key in ("data_interval_end", "logical_date"):
+        value = context.get(key)
+        if value is not None:
+            return _naive_utc(value)
+    dag_run = context.get("dag_run")
+    run_after = getattr(dag_run, "run_after", None)
+    if run_after is None:
+        raise ValueError("the run has no data_interval_end, logical_date or run_after to build the marts as of")
+    return _naive_utc(run_after)
+
+
+def _naive_utc(value: datetime) -> datetime:
+    if value.tzinfo is not None:
+        from datetime import UTC
+
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return datetime(value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond)
+
+
+def build_params(as_of: datetime, config: ProgramConfig) -> dict[str, Any]:
+    """The bound parameters every mart SQL file may use."""
+    as_of = _naive_utc(as_of)
+    return {
+        "as_of": as_of,
+        "as_of_date": as_of.date(),
+        "window_start": as_of - timedelta(days=RISK_WINDOW_DAYS),
+        "cycle_grace_start": as_of - timedelta(days=CYCLE_GRACE_DAYS),
+        "default_locale": config.program.default_locale,
+    }
+
+
+def theme_keywords(config: ProgramConfig):  # -> pandas.DataFrame
+    """The config's theme taxonomy as rows (theme, locale, keyword, LIKE pattern)."""
+    import pandas as pd
+
+    rows = []
+    for theme, by_locale in sorted(config.themes.items()):
+        for locale, words in sorted(by_locale.items()):
+            for word in words:
+                kw = " ".join(word.lower().split())
+                if len(kw.split(" ")[0]) < 2 or any(ch in kw for ch in "%_\\"):
+                    raise ConfigError(
+                        f"themes.{theme}.{locale}: keyword {word!r} must start with a word of 2+ characters "
+                        "and contain no % _ or \\"
+                    )
+                # The comment is padded and split into words with single spaces, so " kw" at
+                # any position is a word prefix; the stem finds candidate comments by equi-join.
+                rows.append((theme, locale, kw, f"% {kw}%", kw[:2]))
+    return pd.DataFrame(rows, columns=["theme", "locale", "keyword", "pattern", "stem"]).drop_duplicates()
+
+
+def published_schema(wh: Warehouse) -> str:
+    """The build schema the ``marts`` views point at."""
+    rows = wh.query("SELECT build_schema FROM ops.mart_builds WHERE status = 'published'")
+    return rows[0]["build_schema"] if rows else BUILD_SCHEMAS[0]
+
+
+def staging_schema(wh: Warehouse) -> str:
+    """The build schema that is not published: where the next build goes."""
+    current = published_schema(wh)
+    return next(s for s in BUILD_SCHEMAS if s != current)
+
+
+def _build_state(wh: Warehouse, schema: str) -> dict[str, Any]:
+    rows = wh.query("SELECT status, as_of FROM ops.mart_builds WHERE build_schema = :s", {"s": schema})
+    return rows[0] if rows else {"status": "retired", "as_of": None}
+
+
+def _set_state(wh: Warehouse, conn, schema: str, status: str, as_of: datetime | None = None) -> None:
+    from nps.clock import utcnow
+
+    sets = "status = :st, updated_at = :now" + (", as_of = :as_of" if as_of is not None else "")
+    wh.run_sql(
+        conn,
+        f"UPDATE ops.mart_builds SET {sets} WHERE build_schema = :s",
+        {"st": status, "now": utcnow(), "as_of": as_of, "s": schema},
+    )
+
+
+def run_mart_sql(wh: Warehouse, conn, name: str, schema: str, params: dict[str, Any] | None = None) -> int:
+    """Run ``include/sql/marts/<name>.sql`` with ``marts_staging.`` pointing at ``schema``."""
+    if schema not in BUILD_SCHEMAS:
+        raise ValueError(f"{schema!r} is not a build schema {BUILD_SCHEMAS}")
+    path = wh.sql_path(f"marts/{name}")
+    sql = path.read_text(encoding="utf-8").replace(STAGING_TOKEN, f"{schema}.")
+    return wh.run_sql(conn, sql, params, source=str(path.relative_to(wh.sql_dir)))
+
+
+def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None = None) -> dict[str, int]:
+    """Rebuild every mart into the staging schema as of ``as_of``; returns row counts per mart."""
+    config = config or load_config()
+    params = build_params(as_of, config)
+    target, source = staging_schema(wh), published_schema(wh)
+    with wh.begin() as conn:
+        _tune(wh, conn)
+        for table in MARTS:
+            # Recreated with the published twin's exact shape, so both schemas stay alike and
+            # the views can be repointed; dropping (not deleting) returns the space at once.
+            wh.run_sql(conn, f"DROP TABLE IF EXISTS {target}.{table}")
+            wh.run_sql(conn, f"CREATE TABLE {target}.{table} AS SELECT * FROM {source}.{table} WHERE 1 = 0")
+        for table in HELPERS:
+            wh.run_sql(conn, f"DELETE FROM {table}")
+        wh.load_df(conn, "ops.mart_theme_keywords", theme_keywords(config))
+        for step in BUILD_STEPS:
+            started = time.perf_counter()
+            rows = run_mart_sql(wh, conn, step, target, params)
+            if not wh.is_duckdb and step in _ANALYZE_AFTER:
+                table = f"{target}.{step}" if step in MARTS else f"ops.mart_{step}"
+                wh.run_sql(conn, f"ANALYZE {table}")
+            log.info("built %s.%s: %s rows in %.1f s", target, step, rows, time.perf_counter() - started)
+        _set_state(wh, conn, target, "built", params["as_of"])
+    counts = table_counts(wh, target)
+    log.info("built marts in %s as of %s: %s", target, params["as_of"], counts)
+    return counts
+
+
+def _tune(wh: Warehouse, conn) -> None:
+    """Per-build engine settings: DuckDB memory cap and unordered inserts; PostgreSQL work_mem."""
+    if not wh.is_duckdb:
+        # SET LOCAL ends with the transaction; the default 4MB sends every sort to disk.
+        work_mem = os.environ.get("NPS_PG_WORK_MEM") or PG_WORK_MEM
+        if not work_mem.replace(" ", "").isalnum():
+            raise ValueError(f"NPS_PG_WORK_MEM={work_mem!r} is not a size such as 256MB")
+        wh.run_sql(conn, f"SET LOCAL work_mem = '{work_mem}'")
+        return
+    if wh.is_duckdb:
+        limit = os.environ.get("NPS_DUCKDB_MEMORY_LIMIT") or DUCKDB_MEMORY_LIMIT
+        if not limit.replace(".", "").replace(" ", "").isalnum():
+            raise ValueError(f"NPS_DUCKDB_MEMORY_LIMIT={limit!r} is not a size such as 600MB or 4GB")
+        wh.run_sql(conn, f"SET memory_limit = '{limit}'")
+        wh.run_sql(conn, "SET preserve_insertion_order = false")
+
+
+def table_counts(wh: Warehouse, schema: str) -> dict[str, int]:
+    """Rows per mart in ``schema`` (staging or published)."""
+    union = " UNION ALL ".join(f"SELECT '{t}' AS t, COUNT(*) AS n FROM {schema}.{t}" for t in MARTS)
+    return {r["t"]: int(r["n"]) for r in wh.query(union)}
+
+
+def audit(wh: Warehouse, config: ProgramConfig | None = None) -> list[str]:
+    """Run every audit check on the staging schema; raises MartCheckError on the first failure.
+
+    Returns the checks passed; an empty list when there is no unpublished build to audit (this
+    run's build was already published: a rerun).
+    """
+    config = config or load_config()
+    target = staging_schema(wh)
+    state = _build_state(wh, target)
+    if state["status"] not in ("built", "audited"):
+        log.info("no unpublished build to audit (%s is %s)", target, state["status"])
+        return []
+    params = build_params(state["as_of"], config)
+    passed = []
+    for check in CHECKS:
+        path = wh.sql_path(f"marts/checks/{check}")
+        (stmt,) = split_statements(path.read_text(encoding="utf-8").replace(STAGING_TOKEN, f"{target}."))
+        stmt = stmt.rstrip().rstrip(";")
+        examples = wh.query(f"SELECT * FROM ({stmt}) AS offending LIMIT {_EXAMPLES}", params)
+        if examples:
+            count = int(wh.scalar(f"SELECT COUNT(*) FROM ({stmt}) AS offending", params))
+            log.error("mart audit check %s failed on %s with %d offending row(s)", check, target, count)
+            raise MartCheckError(check, count, examples)
+        passed.append(check)
+    with wh.begin() as conn:
+        _set_state(wh, conn, target, "audited")
+    log.info("mart audit of %s passed: %s", target, ", ".join(passed))
+    return passed
+
+
+def publish(wh: Warehouse) -> dict[str, int]:
+    """Point every ``marts`` view at the audited staging schema, in one transaction."""
+    target, current = staging_schema(wh), published_schema(wh)
+    state = _build_state(wh, target)
+    if state["status"] != "audited":
+        log.info("nothing to publish (%s is %s); marts stay on %s", target, state["status"], current)
+        return table_counts(wh, PUBLISHED)
+    with wh.begin() as conn:
+        for table in MARTS:
+            wh.run_sql(conn, f"CREATE OR REPLACE VIEW {PUBLISHED}.{table} AS SELECT * FROM {target}.{table}")
+        wh.run_file(conn, "marts/comments")
+        _set_state(wh, conn, current, "retired")
+        _set_state(wh, conn, target, "published")
+    counts = table_counts(wh, PUBLISHED)
+    log.info("published marts from %s (as of %s): %s", target, state["as_of"], counts)
+    return counts
+
+
+def rebuild(wh: Warehouse, as_of: datetime, config: ProgramConfig | None = None) -> dict[str, int]:
+    """Build, audit and publish every mart as of ``as_of``; returns published row counts."""
+    config = config or load_config()
+    build_staging(wh, as_of, config)
+    audit(wh, config)
+    return publish(wh)
+
+
+# -- headline figures ----------------------------------------------------------------------------
+def _num(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def headline(wh: Warehouse, *, top: int = 5) -> dict[str, Any]:
+    """Headline figures from the published marts, plus ``lines``: the same as printable text."""
+    data = headline_data(wh, top=top)
+    return {**data, "lines": format_headline(data)}
+
+
+def headline_data(wh: Warehouse, *, top: int = 5) -> dict[str, Any]:
+    """Headline figures from the published marts: NPS/CSAT/CES, retention, top risks, top themes.
+
+    The period is the latest complete month with NPS answers in ``marts.mart_nps`` (the latest
+    month while none is complete; ``month_complete`` says which); ``overall`` covers every
+    counted answer.
+    """
+    as_of = wh.scalar("SELECT MAX(as_of) FROM marts.mart_churn_risk")
+    # The latest complete month with NPS answers; while none is complete, the latest month.
+    month = wh.scalar(
+        "SELECT MAX(period_start) FROM marts.mart_nps WHERE period_grain = 'month' AND dimension = 'all' "
+        "AND responses > 0 AND period_end <= CAST(:d AS DATE)",
+        {"d": as_of.date() if as_of is not None else date(1900, 1, 1)},
+    ) or wh.scalar(
+        "SELECT MAX(period_start) FROM marts.mart_nps WHERE period_grain = 'month' AND dimension = 'all' AND responses > 0"
+    )
+    out: dict[str, Any] = {"as_of": as_of, "month": month, "month_complete": None}
+    if month is not None:
+        p = {"m": month}
+        nps = wh.query(
+            "SELECT period_end, responses, nps, nps_moe, nps_ci_lower, nps_ci_upper, prev_nps, nps_change, change_significant "
+            "FROM marts.mart_nps WHERE period_grain = 'month' AND dimension = 'all' AND period_start = :m",
+            p,
+        )[0]
+        end = nps.pop("period_end")
+        out["month_complete"] = bool(as_of is not None and datetime(end.year, end.month, end.day) <= as_of)
+        out["nps"] = {k: (_num(v) if k not in ("responses", "change_significant") else v) for k, v in nps.items()}
+        csat = wh.query(
+            "SELECT responses, csat_pct, csat_pct_moe, csat_mean, prev_csat_pct, change_significant FROM marts.mart_csat "
+            "WHERE period_grain = 'month' AND dimension = 'all' AND period_start = :m",
+            p,
+        )
+        out["csat"] = {k: (_num(v) if k not in ("responses", "change_significant") else v) for k, v in (csat[0] if csat else {}).items()}
+        ces = wh.query(
+            "SELECT responses, ces_mean, ces_mean_moe, ces_easy_pct, prev_ces_mean, change_significant FROM marts.mart_ces "
+            "WHERE period_grain = 'month' AND dimension = 'all' AND period_start = :m",
+            p,
+        )
+        out["ces"] = {k: (_num(v) if k not in ("responses", "change_significant") else v) for k, v in (ces[0] if ces else {}).items()}
+        ret = wh.query(
+            "SELECT customers_at_start, customers_lost, customers_at_end, retention_rate_pct, churn_rate_pct "
+            "FROM marts.mart_retention WHERE period_grain = 'month' AND period_start = :m",
+            p,
+        )
+        out["retention"] = {k: (_num(v) if k.endswith("_pct") else v) for k, v in (ret[0] if ret else {}).items()}
+        cov = wh.query(
+            "SELECT arr_weighted_nps, account_mean_nps, revenue_coverage_pct FROM marts.mart_account_nps_summary "
+            "WHERE period_grain = 'month' AND period_start = :m",
+            p,
+        )
+        out["accounts"] = {k: _num(v) for k, v in (cov[0] if cov else {}).items()}
+    overall = wh.query(
+        "SELECT survey_type, COUNT(*) AS responses, "
+        "SUM(CASE WHEN category IN ('promoter', 'satisfied', 'easy') THEN 1 ELSE 0 END) AS top_box, "
+        "SUM(CASE WHEN category = 'detractor' THEN 1 ELSE 0 END) AS detractors, SUM(score) AS score_sum "
+        "FROM marts.fct_survey_responses GROUP BY survey_type"
+    )
+    by_type = {r["survey_type"]: r for r in overall}
+    out["overall"] = {
+        "nps": _ratio(by_type.get("nps"), lambda r: 100.0 * (int(r["top_box"]) - int(r["detractors"])) / int(r["responses"])),
+        "csat_pct": _ratio(by_type.get("csat"), lambda r: 100.0 * int(r["top_box"]) / int(r["responses"])),
+        "ces_mean": _ratio(by_type.get("ces"), lambda r: float(r["score_sum"]) / int(r["responses"])),
+        "responses": {k: int(v["responses"]) for k, v in by_type.items()},
+    }
+    risks = wh.query(
+        "SELECT account_name, industry, owner_name, arr, arr_at_risk, risk_level, reasons FROM marts.mart_churn_risk "
+        f"WHERE risk_points > 0 ORDER BY risk_rank LIMIT {int(top)}"
+    )
+    out["top_risks"] = [{**r, "arr": _num(r["arr"]), "arr_at_risk": _num(r["arr_at_risk"])} for r in risks]
+    out["arr_at_risk_total"] = _num(wh.scalar("SELECT SUM(arr_at_risk) FROM marts.mart_churn_risk"))
+    themes = wh.query(
+        "SELECT theme, SUM(theme_comments) AS mentions, SUM(comments) AS comments FROM marts.mart_comment_themes "
+        "WHERE period_grain = 'month' AND dimension = 'all' AND category IN ('detractor', 'dissatisfied', 'high_effort') "
+        f"GROUP BY theme HAVING SUM(theme_comments) > 0 ORDER BY SUM(theme_comments) DESC, theme LIMIT {int(top)}"
+    )
+    out["top_themes"] = [
+        {"theme": r["theme"], "mentions": int(r["mentions"]), "share_pct": round(100.0 * int(r["mentions"]) / int(r["comments"]), 1)}
+        for r in themes
+    ]
+    return out
+
+
+def _ratio(row: dict[str, Any] | None, fn) -> float | None:
+    return None if not row or not int(row["responses"]) else round(fn(row), 2)
+
+
+def headline_lines(wh: Warehouse, *, top: int = 5) -> list[str]:
+    """The headline figures as printable lines (the demo prints these)."""
+    return headline(wh, top=top)["lines"]
+
+
+def format_headline(h: dict[str, Any]) -> list[str]:
+    """Printable lines for a ``headline_data`` dict."""
+
+    def f(v: Any, fmt: str = "{:.1f}") -> str:
+        return "n/a" if v is None else fmt.format(v)
+
+    lines = []
+    if h.get("month") is not None:
+        m: date = h["month"]
+        tag = "" if h["month_complete"] else " (month in progress)"
+        n = h["nps"]
+        sig = {True: "significant", False: "not significant (noise)", None: "no previous month"}[n["change_significant"]]
+        lines.append(
+            f"NPS {m:%Y-%m}{tag}: {f(n['nps'])} ±{f(n['nps_moe'])} (n={n['responses']}, 95% CI {f(n['nps_ci_lower'])}..{f(n['nps_ci_upper'])}); "
+            f"change {f(n['nps_change'], '{:+.1f}')}: {sig}"
+        )
+        c = h.get("csat") or {}
+        lines.append(f"CSAT {m:%Y-%m}: {f(c.get('csat_pct'))}% satisfied ±{f(c.get('csat_pct_moe'))}, mean {f(c.get('csat_mean'), '{:.2f}')} (n={c.get('responses', 0)})")
+        e = h.get("ces") or {}
+        lines.append(f"CES {m:%Y-%m}: mean {f(e.get('ces_mean'), '{:.2f}')} ±{f(e.get('ces_mean_moe'), '{:.2f}')}, {f(e.get('ces_easy_pct'))}% easy (n={e.get('responses', 0)})")
+        r = h.get("retention") or {}
+        lines.append(f"retention {m:%Y-%m}: {f(r.get('retention_rate_pct'))}%, churn {f(r.get('churn_rate_pct'))}% ({r.get('customers_lost', 0)} accounts lost)")
+        a = h.get("accounts") or {}
+        lines.append(f"ARR-weighted NPS {f(a.get('arr_weighted_nps'))}, revenue coverage {f(a.get('revenue_coverage_pct'))}%")
+    o = h["overall"]
+    lines.append(f"overall: NPS {f(o['nps'])}, CSAT {f(o['csat_pct'])}%, CES {f(o['ces_mean'], '{:.2f}')} from {o['responses']}")
+    lines.append(f"ARR at risk: {f(h['arr_at_risk_total'], '{:,.0f}')}; top risks:")
+    for r in h["top_risks"]:
+        lines.append(f"  {r['account_name']} ({r['industry']}, {r['owner_name']}): ARR at risk {f(r['arr_at_risk'], '{:,.0f}')} [{r['risk_level']}] {r['reasons']}")
+    themes = ", ".join(f"{t['theme']} {t['share_pct']}%" for t in h["top_themes"]) or "none"
+    lines.append(f"top themes in negative comments: {themes}")
+    return lines
