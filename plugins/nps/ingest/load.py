@@ -85,7 +85,9 @@ class _Ticker:
 
 def response_ids(df: pd.DataFrame) -> list[str]:
     """sha256 of survey_id | responded_at (µs) | score | comment, 32 hex characters."""
-    ts = df["responded_at"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f").tolist()
+    # numpy formats datetime64[us] as YYYY-MM-DDTHH:MM:SS.ffffff (= strftime "%Y-%m-%dT%H:%M:%S.%f"),
+    # several times faster than pandas' strftime
+    ts = np.datetime_as_string(df["responded_at"].to_numpy().astype("datetime64[us]"), unit="us").tolist()
     sha = hashlib.sha256
     return [
         sha(f"{sid}|{t}|{s}|{'' if c is None else c}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
@@ -218,7 +220,11 @@ class ResponseLoader:
         loaded = dupes = 0
         if len(v):
             comment = v["comment"].where(v["comment"].notna(), None).astype(object)
-            locale = v["locale"].map(lambda s: s.lower()[:16] if isinstance(s, str) else None).astype(object)
+            loc = v["locale"].astype(object)
+            is_str = loc.map(type).eq(str).to_numpy()
+            locale = pd.Series(None, index=v.index, dtype=object)
+            if is_str.any():
+                locale[is_str] = loc[is_str].astype(str).str.lower().str[:16].astype(object).to_numpy()
             out = pd.DataFrame({
                 "survey_id": v["survey_id"].astype(object).to_numpy(),
                 "survey_type": v["survey_type"].astype(object).to_numpy(),

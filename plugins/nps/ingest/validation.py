@@ -111,9 +111,17 @@ class ResponseValidator:
 
     def failures(self, df: pd.DataFrame) -> dict[str, np.ndarray]:
         """rule → boolean mask (aligned with ``df``'s rows) of the rows that break it."""
-        batch = self.batch_definition.get_batch(batch_parameters={"dataframe": df[GX_COLUMNS]})
-        result = batch.validate(self.suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": 0,
-                                                           "return_unexpected_index_query": False})
+        from great_expectations.execution_engine import pandas_execution_engine as pee
+
+        # GX fingerprints every batch DataFrame (hashing all its values, twice per validation) just
+        # for the batch markers; a chunk lives for one validation, so skip it: the checks are the same.
+        threshold, pee.HASH_THRESHOLD = pee.HASH_THRESHOLD, 0
+        try:
+            batch = self.batch_definition.get_batch(batch_parameters={"dataframe": df[GX_COLUMNS]})
+            result = batch.validate(self.suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": 0,
+                                                               "return_unexpected_index_query": False})
+        finally:
+            pee.HASH_THRESHOLD = threshold
         self._release()
         pos = pd.Series(np.arange(len(df)), index=df.index)
         masks: dict[str, np.ndarray] = {}
@@ -139,8 +147,17 @@ def prepare(chunk: pd.DataFrame, tokens: pd.DataFrame, ledger: pd.DataFrame, now
     df["survey_type"] = df["ledger_type"].where(df["ledger_type"].notna(), df["token_type"])
     df["sent_at"] = pd.to_datetime(df["sent_at"]).astype("datetime64[us]")
     df["score_raw"] = df["score"]
-    is_int = df["score_raw"].map(lambda v: v is not None and bool(_INT.match(v)), na_action=None).astype(bool)
-    df["score"] = pd.array([int(v) if ok else None for v, ok in zip(df["score_raw"], is_int, strict=True)], dtype="Int64")
+    # Vectorised match; a whole number of at most 9 digits (``_INT``) always fits int64 exactly.
+    raw = df["score_raw"].astype(object)
+    is_str = raw.map(type).eq(str).to_numpy()
+    is_int = np.zeros(len(df), dtype=bool)
+    if is_str.any():
+        is_int[is_str] = raw[is_str].astype(str).str.match(_INT.pattern).to_numpy(dtype=bool)
+    score = np.zeros(len(df), dtype="int64")
+    if is_int.any():
+        score[is_int] = np.fromiter(map(int, raw[is_int].tolist()), dtype="int64", count=int(is_int.sum()))
+    df["score"] = pd.array(score, dtype="Int64")
+    df.loc[~is_int, "score"] = pd.NA
     df["responded_at_raw"] = df["responded_at"]
     df["has_responded_at"] = df["responded_at_raw"].notna()
     parsed = pd.to_datetime(df["responded_at_raw"], utc=True, errors="coerce", format="ISO8601")
@@ -149,8 +166,8 @@ def prepare(chunk: pd.DataFrame, tokens: pd.DataFrame, ledger: pd.DataFrame, now
     # Only genuine tokens are looked up in the ledger; the others are marked as not applicable.
     df["ledger_type_checked"] = df["ledger_type"].where(df["token_ok"], "n/a").astype(object)
     df["score_num"] = df["score"].astype("float64")
-    lo = df["survey_type"].map(lambda t: SCORE_RANGES[t][0] if t in SCORE_RANGES else np.nan).astype("float64")
-    hi = df["survey_type"].map(lambda t: SCORE_RANGES[t][1] if t in SCORE_RANGES else np.nan).astype("float64")
+    lo = df["survey_type"].map({t: float(r[0]) for t, r in SCORE_RANGES.items()}).astype("float64")
+    hi = df["survey_type"].map({t: float(r[1]) for t, r in SCORE_RANGES.items()}).astype("float64")
     df["score_on_scale"] = (df["score_num"] - lo) / (hi - lo)
     df["token_answer_on_scale"] = (df["token_answer"].astype("float64") - lo) / (hi - lo)
     df["responded_at_checked"] = np.where(df["has_responded_at"] & df["responded_at"].isna(), None, "ok")
