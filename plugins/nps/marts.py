@@ -252,19 +252,26 @@ def audit(wh: Warehouse, config: ProgramConfig | None = None) -> list[str]:
     if state["status"] not in ("built", "audited"):
         log.info("no unpublished build to audit (%s is %s)", target, state["status"])
         return []
+    import sqlalchemy as sa
+
     params = build_params(state["as_of"], config)
     passed = []
-    for check in CHECKS:
-        path = wh.sql_path(f"marts/checks/{check}")
-        (stmt,) = split_statements(path.read_text(encoding="utf-8").replace(STAGING_TOKEN, f"{target}."))
-        stmt = stmt.rstrip().rstrip(";")
-        examples = wh.query(f"SELECT * FROM ({stmt}) AS offending LIMIT {_EXAMPLES}", params)
-        if examples:
-            count = int(wh.scalar(f"SELECT COUNT(*) FROM ({stmt}) AS offending", params))
-            log.error("mart audit check %s failed on %s with %d offending row(s)", check, target, count)
-            raise MartCheckError(check, count, examples)
-        passed.append(check)
+    # One connection with the build's engine settings: the checks scan the 10M-row fact table,
+    # and a fresh DuckDB connection would run them without the memory cap (peak RSS > 1 GB).
     with wh.begin() as conn:
+        _tune(wh, conn)
+        for check in CHECKS:
+            path = wh.sql_path(f"marts/checks/{check}")
+            (stmt,) = split_statements(path.read_text(encoding="utf-8").replace(STAGING_TOKEN, f"{target}."))
+            stmt = stmt.rstrip().rstrip(";")
+            sql = f"SELECT * FROM ({stmt}) AS offending LIMIT {_EXAMPLES}"
+            examples = [dict(r._mapping) for r in conn.execute(sa.text(sql), params)]
+            if examples:
+                sql = f"SELECT COUNT(*) FROM ({stmt}) AS offending"
+                count = int(conn.execute(sa.text(sql), params).scalar())
+                log.error("mart audit check %s failed on %s with %d offending row(s)", check, target, count)
+                raise MartCheckError(check, count, examples)
+            passed.append(check)
         _set_state(wh, conn, target, "audited")
     log.info("mart audit of %s passed: %s", target, ", ".join(passed))
     return passed
