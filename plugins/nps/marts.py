@@ -54,21 +54,7 @@ MARTS: tuple[str, ...] = (
 #: Build helper tables (migration 004), rebuilt by every build.
 HELPERS: tuple[str, ...] = ("ops.mart_calendar", "ops.mart_account_spans", "ops.mart_theme_keywords")
 #: SQL files in the order they run: a helper right after what it depends on.
-BUILD_STEPS: tuple[str, ...] = (
-    "fct_survey_responses",
-    "calendar",
-    "account_spans",
-    "mart_nps",
-    "mart_csat",
-    "mart_ces",
-    "mart_response_rates",
-    "mart_account_nps",
-    "mart_account_nps_summary",
-    "mart_retention",
-    "mart_churn_risk",
-    "fct_comment_themes",
-    "mart_comment_themes",
-)
+BUILD_STEPS: tuple[str, ...] = (MARTS[0], "calendar", "account_spans", *MARTS[1:])
 #: Audit checks (include/sql/marts/checks/<name>.sql); each returns offending rows.
 CHECKS: tuple[str, ...] = ("orphan_responses", "fct_complete", "unique_keys", "category_counts", "nps_range")
 #: Churn risk looks back this many days before the build instant.
