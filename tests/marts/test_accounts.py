@@ -118,6 +118,29 @@ def test_churn_risk_reasons_and_arr_at_risk(warehouse, program_config):
         "low CSAT, high effort" in head["lines"]
 
 
+def test_score_drop_compares_with_the_answer_before_the_latest_even_outside_the_window(warehouse, program_config):
+    d = Data()
+    d.account("D1", arr=10000)
+    c = d.contact("D1-C1", "D1")
+    d.answer(c, "nps", 10, datetime(2025, 11, 3, 10))   # more than 180 days before AS_OF
+    d.answer(c, "csat", 5, datetime(2026, 9, 1, 10), program="transactional", touchpoint="purchase")  # other type
+    d.answer(c, "nps", 7, datetime(2026, 10, 6, 10))    # 3 points down: passive, not a detractor
+    d.account("D2", arr=10000)
+    c2 = d.contact("D2-C1", "D2")
+    d.answer(c2, "nps", 6, datetime(2026, 9, 1, 10))
+    d.answer(c2, "nps", 9, datetime(2026, 10, 1, 10))   # up, not down
+    d.account("D3", arr=10000)
+    c3 = d.contact("D3-C1", "D3")
+    d.answer(c3, "nps", 10, datetime(2026, 3, 1, 10))
+    d.answer(c3, "nps", 4, datetime(2026, 4, 1, 10))    # dropped, but before the look-back window
+    d.load(warehouse)
+    marts.rebuild(warehouse, AS_OF, program_config)
+    rows = {r["account_id"]: r for r in warehouse.query("SELECT * FROM marts.mart_churn_risk")}
+    assert {k: (r["score_drop"], r["recent_detractor"], r["nps_respondents"]) for k, r in rows.items()} == {
+        "D1": (True, False, 1), "D2": (False, False, 1), "D3": (False, False, 0)}
+    assert (rows["D1"]["reasons"], rows["D1"]["risk_points"], rows["D1"]["nps_category"]) == ("NPS dropped 3+ points", 2, "passive")
+
+
 def test_response_rates(warehouse, program_config):
     d = Data()
     d.account("A1", industry="Retail")

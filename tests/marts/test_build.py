@@ -148,3 +148,26 @@ def test_both_engines_return_identical_marts(duckdb_url, pg_url, program_config)
     assert len(duck["fct_comment_themes"]) > 10 and len(duck["mart_retention"]) > 5
     for table in marts.MARTS:
         assert duck[table] == pg[table], table
+
+
+def test_migration_005_keeps_the_published_fact_table_readable(warehouse, program_config):
+    d = Data()
+    nps_team(d, "A1", [10, 10, 3], OCT)
+    d.load(warehouse)
+    marts.rebuild(warehouse, AS_OF, program_config)
+    published = marts.published_schema(warehouse)
+    rows = snapshot(warehouse)["fct_survey_responses"]
+    # Back to the shape before migration 005: previous_score in both build schemas, plain view.
+    with warehouse.begin() as conn:
+        warehouse.run_sql(conn, "DROP VIEW marts.fct_survey_responses")
+        for schema in marts.BUILD_SCHEMAS:
+            warehouse.run_sql(conn, f"ALTER TABLE {schema}.fct_survey_responses ADD COLUMN previous_score INTEGER")
+        warehouse.run_sql(conn, f"CREATE VIEW marts.fct_survey_responses AS SELECT * FROM {published}.fct_survey_responses")
+        warehouse.run_sql(conn, "DELETE FROM ops.schema_migrations WHERE version = 5")
+    assert warehouse.migrate() == ["005_fct_without_previous_score"]
+    after = warehouse.query("SELECT * FROM marts.fct_survey_responses")
+    assert "previous_score" not in after[0] and len(after) == len(rows) == 3
+    assert snapshot(warehouse)["fct_survey_responses"] == rows  # the published rows, read through the new view
+    marts.rebuild(warehouse, AS_OF, program_config)              # builds and publishes over the transitional view
+    assert marts.published_schema(warehouse) != published
+    assert snapshot(warehouse)["fct_survey_responses"] == rows

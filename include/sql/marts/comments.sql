@@ -9,7 +9,6 @@ COMMENT ON COLUMN marts.fct_survey_responses.program IS 'relationship (recurring
 COMMENT ON COLUMN marts.fct_survey_responses.touchpoint IS 'The touchpoint that triggered a transactional survey; NULL for relationship surveys.';
 COMMENT ON COLUMN marts.fct_survey_responses.score IS 'The answer on the survey type scale.';
 COMMENT ON COLUMN marts.fct_survey_responses.category IS 'nps promoter (9-10), passive (7-8), detractor (0-6); csat satisfied (4-5), neutral (3), dissatisfied (1-2); ces easy (5-7), neutral (4), high_effort (1-3).';
-COMMENT ON COLUMN marts.fct_survey_responses.previous_score IS 'The same contact''s previous counted score of the same survey type, NULL if none.';
 COMMENT ON COLUMN marts.fct_survey_responses.comment IS 'Free-text comment as received (data only, never interpreted). NULL when none.';
 COMMENT ON COLUMN marts.fct_survey_responses.answers_received IS 'How many answers arrived for this survey (1 when answered once).';
 COMMENT ON COLUMN marts.fct_survey_responses.sent_at IS 'When the invitation was sent (UTC).';

@@ -2,8 +2,8 @@
 -- survey_id the answer with the latest responded_at (ties: the larger response_id), answered
 -- before :as_of, joined to the send ledger, the contact and the account.
 INSERT INTO marts_staging.fct_survey_responses (
-    response_id, survey_id, survey_type, program, touchpoint, score, category, previous_score,
-    comment, answers_received, sent_at, responded_at, response_date, account_id, account_name,
+    response_id, survey_id, survey_type, program, touchpoint, score, category, comment,
+    answers_received, sent_at, responded_at, response_date, account_id, account_name,
     contact_id, role, industry, segment, region, account_arr, account_owner, locale
 )
 WITH ranked AS (
@@ -40,7 +40,6 @@ counted AS (
 )
 SELECT
     response_id, survey_id, survey_type, program, touchpoint, score, category,
-    LAG(score) OVER (PARTITION BY contact_id, survey_type ORDER BY responded_at, response_id) AS previous_score,
     comment, answers_received, sent_at, responded_at, response_date, account_id, account_name,
     contact_id, role, industry, segment, region, account_arr, account_owner, locale
 FROM counted;

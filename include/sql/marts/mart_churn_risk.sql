@@ -13,11 +13,13 @@ WITH active AS (
     WHERE first_start <= :as_of_date AND (lost_on IS NULL OR lost_on > :as_of_date)
 ),
 nps_latest AS (
+    -- Each contact's latest NPS answer, with the score of the answer before it (at any time).
     SELECT
-        account_id, score, previous_score, category,
-        ROW_NUMBER() OVER (PARTITION BY contact_id ORDER BY responded_at DESC, response_id DESC) AS rn
+        account_id, score, category, responded_at,
+        ROW_NUMBER() OVER (PARTITION BY contact_id ORDER BY responded_at DESC, response_id DESC) AS rn,
+        LEAD(score) OVER (PARTITION BY contact_id ORDER BY responded_at DESC, response_id DESC) AS previous_score
     FROM marts_staging.fct_survey_responses
-    WHERE survey_type = 'nps' AND responded_at >= :window_start
+    WHERE survey_type = 'nps'
 ),
 nps_acc AS (
     SELECT
@@ -27,7 +29,7 @@ nps_acc AS (
         MAX(CASE WHEN category = 'detractor' THEN 1 ELSE 0 END) AS recent_detractor,
         MAX(CASE WHEN previous_score - score >= 3 THEN 1 ELSE 0 END) AS score_drop
     FROM nps_latest
-    WHERE rn = 1
+    WHERE rn = 1 AND responded_at >= :window_start
     GROUP BY account_id
 ),
 other AS (

@@ -30,29 +30,28 @@ flows AS (
     LEFT JOIN daily AS x ON x.d < cal.period_end
     GROUP BY 1, 2
 ),
-latest AS (
-    -- The account's latest NPS answer per period without a window function: the maximum of
-    -- (responded_at | category | response_id) as text sorts by time, and its second part is the
-    -- category (same-instant ties break on category, then response_id).
-    SELECT
-        CAST(date_trunc('week', responded_at) AS DATE) AS week_start,
-        CAST(date_trunc('month', responded_at) AS DATE) AS month_start,
-        CAST(date_trunc('quarter', responded_at) AS DATE) AS quarter_start,
-        account_id,
-        MAX(CAST(responded_at AS VARCHAR) || '|' || category || '|' || response_id) AS k
-    FROM marts_staging.fct_survey_responses
-    WHERE survey_type = 'nps'
-    GROUP BY 1, 2, 3, 4
-),
 ranked AS (
+    -- The category of the account's latest NPS answer per period, without a window function:
+    -- the maximum of (whole seconds since the epoch x 4 + category code) sorts by time, and its
+    -- remainder mod 4 is the category (answers in the same second: the better category wins).
+    -- One pass over the answers for the three grains (GROUPING SETS).
     SELECT
-        g.period_grain,
-        CASE g.period_grain WHEN 'week' THEN l.week_start WHEN 'month' THEN l.month_start ELSE l.quarter_start END AS period_start,
-        l.account_id,
-        split_part(MAX(l.k), '|', 2) AS category
-    FROM latest AS l
-    CROSS JOIN (VALUES ('week'), ('month'), ('quarter')) AS g(period_grain)
-    GROUP BY 1, 2, 3
+        CASE WHEN GROUPING(week_start) = 0 THEN 'week' WHEN GROUPING(month_start) = 0 THEN 'month' ELSE 'quarter' END AS period_grain,
+        COALESCE(week_start, month_start, quarter_start) AS period_start,
+        account_id,
+        CASE MOD(MAX(k), 4) WHEN 2 THEN 'promoter' WHEN 1 THEN 'passive' ELSE 'detractor' END AS category
+    FROM (
+        SELECT
+            CAST(date_trunc('week', responded_at) AS DATE) AS week_start,
+            CAST(date_trunc('month', responded_at) AS DATE) AS month_start,
+            CAST(date_trunc('quarter', responded_at) AS DATE) AS quarter_start,
+            account_id,
+            CAST(FLOOR(EXTRACT(EPOCH FROM responded_at)) AS BIGINT) * 4
+                + CASE category WHEN 'promoter' THEN 2 WHEN 'passive' THEN 1 ELSE 0 END AS k
+        FROM marts_staging.fct_survey_responses
+        WHERE survey_type = 'nps'
+    ) AS x
+    GROUP BY GROUPING SETS ((week_start, account_id), (month_start, account_id), (quarter_start, account_id))
 ),
 by_category AS (
     SELECT
