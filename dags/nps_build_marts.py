@@ -51,8 +51,8 @@ def audit_staging() -> list[str]:
     wh = get_warehouse()
     try:
         return marts.audit(wh, load_config())
-    except marts.MartCheckError as err:
-        raise AirflowFailException(str(err)) from err
+    except (marts.MartCheckError, marts.StagingIncompleteError) as err:
+        raise AirflowFailException(str(err)) from err  # a retry would find the same: no retries
     finally:
         wh.dispose()
 

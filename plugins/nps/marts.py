@@ -5,11 +5,13 @@ It owns the SQL in ``include/sql/marts/`` (one mart per file), ``include/sql/mar
 published views ``marts.<mart>`` and two build schemas ``marts_blue`` / ``marts_green`` holding
 the tables (blue/green). Every build is a full rebuild from the raw tables, as of one instant:
 
-1. ``build_staging``: the build schema that is not published is the staging schema: recreate its
-   tables, load the comment-theme keywords from the program config, run the mart SQL files in
-   order (in them ``marts_staging.`` names the staging schema). Rows never leave the warehouse.
-2. ``audit``: run every check on staging; a check returns offending rows, and any row fails the
-   build with ``MartCheckError`` naming the check and showing the offending values.
+1. ``build_staging``: the build schema that is not published is the staging schema: mark it
+   ``building``, recreate its tables, load the comment-theme keywords from the program config,
+   run the mart SQL files in order, one transaction each (in them ``marts_staging.`` names the
+   staging schema), then mark it ``built``. Rows never leave the warehouse.
+2. ``audit``: run every check on staging (a check implied by others that passed is skipped); a
+   check returns offending rows, and any row fails the build with ``MartCheckError`` naming the
+   check and showing the offending values.
 3. ``publish``: repoint every ``marts.<mart>`` view to the audited schema and re-apply the
    comments, in ONE transaction: readers see the old marts or the new ones, never a mix, and the
    big fact table is written once per build instead of twice (staging, then a copy).
@@ -90,6 +92,10 @@ class MartCheckError(RuntimeError):
             f"mart audit check {check!r} failed: {count} offending row(s), e.g. {shown} "
             f"(include/sql/marts/checks/{check}.sql); the published marts were not replaced"
         )
+
+
+class StagingIncompleteError(RuntimeError):
+    """The staging schema's build stopped half-way; it must be rebuilt before it can be audited."""
 
 
 def as_of_from_context(context: dict[str, Any]) -> datetime:
@@ -262,6 +268,11 @@ def audit(wh: Warehouse, config: ProgramConfig | None = None) -> list[str]:
     config = config or load_config()
     target = staging_schema(wh)
     state = _build_state(wh, target)
+    if state["status"] == "building":
+        raise StagingIncompleteError(
+            f"the build in {target} did not finish (status 'building'); the published marts are untouched: "
+            "rerun build_staging (clear it in the Airflow UI), then this task"
+        )
     if state["status"] not in ("built", "audited"):
         log.info("no unpublished build to audit (%s is %s)", target, state["status"])
         return []

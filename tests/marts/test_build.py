@@ -171,3 +171,31 @@ def test_migration_005_keeps_the_published_fact_table_readable(warehouse, progra
     marts.rebuild(warehouse, AS_OF, program_config)              # builds and publishes over the transitional view
     assert marts.published_schema(warehouse) != published
     assert snapshot(warehouse)["fct_survey_responses"] == rows
+
+
+def test_a_build_that_stops_half_way_is_never_audited_or_published(warehouse, program_config, monkeypatch):
+    d = Data()
+    nps_team(d, "A1", [10, 10, 3], OCT)
+    d.load(warehouse)
+    marts.rebuild(warehouse, AS_OF, program_config)
+    before, published = snapshot(warehouse), marts.published_schema(warehouse)
+    real = marts.run_mart_sql
+
+    def failing(wh, conn, name, schema, params=None):
+        if name == "mart_retention":
+            raise RuntimeError("worker lost")
+        return real(wh, conn, name, schema, params)
+
+    monkeypatch.setattr(marts, "run_mart_sql", failing)
+    with pytest.raises(RuntimeError, match="worker lost"):
+        marts.build_staging(warehouse, AS_OF, program_config)
+    monkeypatch.undo()
+    staging = marts.staging_schema(warehouse)
+    assert warehouse.scalar("SELECT status FROM ops.mart_builds WHERE build_schema = :s", {"s": staging}) == "building"
+    assert warehouse.scalar(f"SELECT COUNT(*) FROM {staging}.fct_survey_responses") == 3  # earlier steps committed
+    with pytest.raises(marts.StagingIncompleteError, match="did not finish"):
+        marts.audit(warehouse, program_config)
+    assert marts.publish(warehouse) == marts.table_counts(warehouse, "marts")  # nothing to publish
+    assert snapshot(warehouse) == before and marts.published_schema(warehouse) == published
+    marts.rebuild(warehouse, AS_OF, program_config)  # the rerun starts over and publishes
+    assert marts.published_schema(warehouse) == staging and snapshot(warehouse) == before

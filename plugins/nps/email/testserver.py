@@ -28,7 +28,10 @@ class FakeSendGrid:
         self._script: deque = deque()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self._server.daemon_threads = True
+        # Leaving the ``with`` block waits for requests still in flight (e.g. a scripted sleep
+        # past the client's timeout), so what the server accepted is complete when tests count it.
+        self._server.daemon_threads = False
+        self._server.block_on_close = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
