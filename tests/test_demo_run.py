@@ -19,15 +19,14 @@ def test_demo_runs_the_dags_and_summarises(airflow_db, tmp_path):
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     text = out.stdout
-    assert "source data 80 accounts in 6 industries" in text
-    assert "DAGs loaded" in text
-    assert text.count("dispatch:") == 4
-    assert "what happened" in text and "demo finished" in text
+    ok = ("source data 80 accounts in 6 industries" in text and "DAGs loaded" in text
+          and text.count("dispatch:") == 4 and "what happened" in text and "demo finished" in text)
+    assert ok, text[-4000:] + out.stderr[-2000:]
     assert (tmp_path / "data" / "warehouse.duckdb").exists()
-    assert "nanobind" not in out.stderr
+    assert "nanobind" not in out.stderr, out.stderr[-2000:]
     # Running it again gives the same story (it rebuilds its own files).
     again = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
-    assert again.returncode == 0
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
 
     def strip(s: str) -> list[str]:
         return [ln for ln in s.splitlines() if "finished in" not in ln]
