@@ -13,33 +13,26 @@ WITH ranked AS (
         COUNT(*) OVER (PARTITION BY r.survey_id) AS answers_received
     FROM ops.raw_responses AS r
     WHERE r.responded_at < :as_of
-),
-counted AS (
-    SELECT
-        r.response_id, r.survey_id, i.survey_type, i.program, i.touchpoint, r.score,
-        CASE
-            WHEN i.survey_type = 'nps' AND r.score >= 9 THEN 'promoter'
-            WHEN i.survey_type = 'nps' AND r.score >= 7 THEN 'passive'
-            WHEN i.survey_type = 'nps' THEN 'detractor'
-            WHEN i.survey_type = 'csat' AND r.score >= 4 THEN 'satisfied'
-            WHEN i.survey_type = 'csat' AND r.score = 3 THEN 'neutral'
-            WHEN i.survey_type = 'csat' THEN 'dissatisfied'
-            WHEN i.survey_type = 'ces' AND r.score >= 5 THEN 'easy'
-            WHEN i.survey_type = 'ces' AND r.score = 4 THEN 'neutral'
-            ELSE 'high_effort'
-        END AS category,
-        r.comment, CAST(r.answers_received AS INTEGER) AS answers_received, i.sent_at, r.responded_at,
-        CAST(r.responded_at AS DATE) AS response_date, i.account_id, a.name AS account_name,
-        i.contact_id, c.role, a.industry, a.segment, a.region, a.arr AS account_arr,
-        a.owner_name AS account_owner, COALESCE(r.locale, i.locale, c.locale) AS locale
-    FROM ranked AS r
-    JOIN ops.survey_invitations AS i ON i.survey_id = r.survey_id
-    LEFT JOIN src.contacts AS c ON c.contact_id = i.contact_id
-    LEFT JOIN src.accounts AS a ON a.account_id = i.account_id
-    WHERE r.rn = 1
 )
 SELECT
-    response_id, survey_id, survey_type, program, touchpoint, score, category,
-    comment, answers_received, sent_at, responded_at, response_date, account_id, account_name,
-    contact_id, role, industry, segment, region, account_arr, account_owner, locale
-FROM counted;
+    r.response_id, r.survey_id, i.survey_type, i.program, i.touchpoint, r.score,
+    CASE
+        WHEN i.survey_type = 'nps' AND r.score >= 9 THEN 'promoter'
+        WHEN i.survey_type = 'nps' AND r.score >= 7 THEN 'passive'
+        WHEN i.survey_type = 'nps' THEN 'detractor'
+        WHEN i.survey_type = 'csat' AND r.score >= 4 THEN 'satisfied'
+        WHEN i.survey_type = 'csat' AND r.score = 3 THEN 'neutral'
+        WHEN i.survey_type = 'csat' THEN 'dissatisfied'
+        WHEN i.survey_type = 'ces' AND r.score >= 5 THEN 'easy'
+        WHEN i.survey_type = 'ces' AND r.score = 4 THEN 'neutral'
+        ELSE 'high_effort'
+    END AS category,
+    r.comment, CAST(r.answers_received AS INTEGER) AS answers_received, i.sent_at, r.responded_at,
+    CAST(r.responded_at AS DATE) AS response_date, i.account_id, a.name AS account_name,
+    i.contact_id, c.role, a.industry, a.segment, a.region, a.arr AS account_arr,
+    a.owner_name AS account_owner, COALESCE(r.locale, i.locale, c.locale) AS locale
+FROM ranked AS r
+JOIN ops.survey_invitations AS i ON i.survey_id = r.survey_id
+LEFT JOIN src.contacts AS c ON c.contact_id = i.contact_id
+LEFT JOIN src.accounts AS a ON a.account_id = i.account_id
+WHERE r.rn = 1;
