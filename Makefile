@@ -69,8 +69,7 @@ bench: init
 	@$(BIN)/python benchmarks/run.py $(BENCH)
 
 ui: init
-	@echo "==> Airflow UI: http://localhost:8080 (user admin; password printed below and in .airflow/simple_auth_manager_passwords.json.generated)"
-	@AIRFLOW__CORE__PARALLELISM=$${AIRFLOW__CORE__PARALLELISM:-1} $(BIN)/airflow standalone
+	@scripts/airflow-ui.sh
 
 lint: venv
 	@$(BIN)/ruff check .

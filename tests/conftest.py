@@ -129,7 +129,7 @@ def airflow_db():
 def pytest_collection_modifyitems(config, items):
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
-        if names & {"warehouse", "pg_url", "duckdb_url", "pg_template", "airflow_db"}:
+        if names & {"warehouse", "pg_url", "duckdb_url", "pg_template", "airflow_db", "airflow_ui"}:
             item.add_marker(pytest.mark.integration)
         else:
             item.add_marker(pytest.mark.unit)
