@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import shutil
 import sys
 import time
@@ -76,6 +77,47 @@ def record_real_run(dr, started, note: str) -> None:
         run.start_date = started
         run.queued_at = started
         run.note = note
+
+
+_TASK_START = re.compile(r"\[DAG TEST\] starting task_id=(\S+) map_index=(-?\d+)")
+_TASK_END = re.compile(r"\[DAG TEST\] end task task_id=(\S+) map_index=(-?\d+)")
+
+
+def write_task_logs(dr, airflow_log: Path, offset: int) -> None:
+    """``dag.test()`` runs tasks in this process, and their log lines land in the demo's Airflow
+    log, not in the task log files the UI reads. Copy each task's lines there, so a data engineer
+    opening a demo task in ``make ui`` reads its log as for a scheduled run."""
+    from airflow.configuration import conf
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.log.file_task_handler import FileTaskHandler
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with open(airflow_log, encoding="utf-8", errors="replace") as f:
+        f.seek(offset)
+        lines = f.read().splitlines(keepends=True)
+    sections: dict[tuple[str, int], list[str]] = {}
+    current: tuple[str, int] | None = None
+    for line in lines:
+        if m := _TASK_START.search(line):
+            current = (m.group(1), int(m.group(2)))
+            sections[current] = []
+        if current is not None:
+            sections[current].append(line)
+        if _TASK_END.search(line):
+            current = None
+    handler = FileTaskHandler(base_log_folder=conf.get("logging", "base_log_folder"))
+    with create_session() as session:
+        tis = session.scalars(
+            select(TaskInstance).where(TaskInstance.dag_id == dr.dag_id, TaskInstance.run_id == dr.run_id)
+        ).all()
+        for ti in tis:
+            body = sections.get((ti.task_id, ti.map_index))
+            if not body or not ti.try_number:
+                continue
+            path = Path(handler.local_base) / handler._render_filename(ti, ti.try_number, session=session)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(body), encoding="utf-8")
 
 
 class Runner:
@@ -148,11 +190,13 @@ class Runner:
         os.environ["NPS_FAKE_NOW"] = now.isoformat()
         t0 = time.monotonic()
         started = pendulum.now("UTC")
+        log_offset = AIRFLOW_LOG.stat().st_size
         with airflow_output_to_log():
             # run_after is the simulated moment the run was due, so the UI orders and names the
             # runs along the simulated weeks; record_real_run keeps the real start and end.
             dr = dag.test(logical_date=pendulum.instance(logical, tz="UTC"), run_after=pendulum.instance(now, tz="UTC"))
             record_real_run(dr, started, f"make demo: simulated {now:%a %Y-%m-%d %H:%M} UTC (pipeline clock pinned)")
+            write_task_logs(dr, AIRFLOW_LOG, log_offset)
         self.timings.setdefault(dag_id, []).append(time.monotonic() - t0)
         state = str(getattr(dr, "state", "")).lower()
         if "success" not in state:
