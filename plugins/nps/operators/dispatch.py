@@ -134,6 +134,7 @@ class DispatchSurveysOperator(NpsBaseOperator):
         from nps.email.transports import TransportConfigError
         from nps.hooks.base import ConnectionMissingError
         from nps.hooks.token import SurveyTokenHook
+        from nps.tokens import TokenError
 
         config = self.program_config()
         interval = self.resolve_interval(context, self.data_interval_start, self.data_interval_end)
@@ -141,7 +142,7 @@ class DispatchSurveysOperator(NpsBaseOperator):
         try:
             signer = SurveyTokenHook(self.token_conn_id).get_signer()
             transport = None if dry_run else self._transport(config)
-        except (ConnectionMissingError, TransportConfigError) as err:
+        except (ConnectionMissingError, TransportConfigError, TokenError) as err:
             raise self.fail_fast(err) from None
 
         with self.warehouse_hook.warehouse() as wh:
