@@ -46,7 +46,7 @@ def connection_to_url(conn) -> str:
     extra = extras(conn)
     if extra.get("sqlalchemy_url"):
         return str(extra["sqlalchemy_url"])
-    ctype = (conn.conn_type or "").lower()
+    ctype = (conn.conn_type or "").lower().split("+", 1)[0]  # a URI's scheme may name a driver
     if ctype == WAREHOUSE_CONN_TYPE:
         engine = str(extra.get("engine") or ("duckdb" if extra.get("duckdb_path") else "postgresql")).lower()
         if engine == "duckdb":
