@@ -5,16 +5,16 @@ Every 15 minutes: load the survey responses and SendGrid event batches that land
 area (`NPS_LANDING_URI`, default `data/landing`) into the warehouse.
 
 1. `migrate_warehouse`: validate the config and bring the schema up to date (fails fast).
-2. `landing_has_files`: a cheap listing of `responses/` and `events/`; when nothing waits the rest
-   of the run is skipped (processed files leave the folder, so "a file is there" means "new work").
+2. `landing_has_files`: a cheap listing of `responses/` and `events/`; when nothing waits it is
+   skipped and so is the rest of the run (processed files leave the folder, so "a file is there"
+   means "new work").
 3. `ingest_events`: webhook batches → `ops.email_events` (deduplicated), delivery state on the
    ledger, `ops.suppressions`.
 4. `ingest_responses`: CSV / JSONL files in chunks → token check, Great Expectations validation →
    `ops.raw_responses`, `ops.quarantine`, one audit row per file in `ops.ingest_files`
    (rows read = loaded + quarantined + duplicates, checked by the task).
-5. `new_responses_landed` → `publish_responses`: the `nps_responses` asset is emitted only when at
-   least one new response was loaded (a short-circuit skips the publishing task otherwise), so
-   the marts rebuild only when there is something new.
+5. `publish_responses`: the `nps_responses` asset is emitted only when at least one new response
+   was loaded (the task skips itself otherwise), so the marts rebuild only when there is something new.
 6. `check_rejected_files`: a file that could not be parsed at all is moved to `rejected/` with its
    reason while the others load; this task then **fails** naming it, so the run shows red in the
    UI. Fix the file and drop it again (see docs/ingestion.md); retrying this task does not help.
@@ -34,8 +34,14 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, dag
 
-from nps.operators import IngestEventsOperator, IngestResponsesOperator, MigrateWarehouseOperator
-from nps.tasks import check_rejected_files, landing_has_files, new_responses_landed, publish_responses
+from nps.operators import (
+    CheckRejectedFilesOperator,
+    IngestEventsOperator,
+    IngestResponsesOperator,
+    LandingHasFilesOperator,
+    MigrateWarehouseOperator,
+    PublishResponsesOperator,
+)
 
 
 @dag(
@@ -51,9 +57,9 @@ def nps_ingest_responses():
     events = IngestEventsOperator(task_id="ingest_events")
     responses = IngestResponsesOperator(task_id="ingest_responses")
     # One writer at a time (DuckDB): events, then responses.
-    MigrateWarehouseOperator(task_id="migrate_warehouse") >> landing_has_files() >> events >> responses
-    new_responses_landed(responses.output) >> publish_responses(responses.output)
-    check_rejected_files(events.output, responses.output)
+    MigrateWarehouseOperator(task_id="migrate_warehouse") >> LandingHasFilesOperator(task_id="landing_has_files") >> events
+    events >> responses >> PublishResponsesOperator(task_id="publish_responses", responses_task_id="ingest_responses")
+    [events, responses] >> CheckRejectedFilesOperator(task_id="check_rejected_files", task_ids=["ingest_events", "ingest_responses"])
 
 
 nps_ingest_responses()

@@ -10,7 +10,6 @@ import logging
 
 from airflow.sdk import task
 
-from nps.assets import RESPONSES
 
 log = logging.getLogger(__name__)
 
@@ -33,38 +32,3 @@ def migrate_warehouse(warehouse_conn_id: str = "nps_warehouse", config_path: str
     summary = migrate(WarehouseHook(warehouse_conn_id), config)
     log.info("warehouse %s at schema version %d", summary["warehouse"], summary["schema_version"])
     return summary
-
-
-@task.short_circuit
-def landing_has_files(landing_uri: str | None = None) -> bool:
-    """Skip the rest of the run when nothing waits in the landing area."""
-    from nps.ingest.landing import Landing
-
-    landing = Landing(landing_uri or None)
-    landing.ensure()
-    return landing.has_pending()
-
-
-@task.short_circuit
-def new_responses_landed(responses: dict) -> bool:
-    """Continue to publishing only when new responses were loaded."""
-    return responses["rows_loaded"] > 0
-
-
-@task(outlets=[RESPONSES])
-def publish_responses(responses: dict) -> int:
-    """Emit the nps_responses asset so the marts rebuild."""
-    return responses["rows_loaded"]
-
-
-@task
-def check_rejected_files(events: dict, responses: dict) -> int:
-    """Fail, naming them, when files were set aside as unparseable (retrying does not help)."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from nps.ingest.summary import rejected_message
-
-    message = rejected_message(events["files"] + responses["files"])
-    if message:
-        raise AirflowFailException(message)
-    return len(events["files"]) + len(responses["files"])

@@ -7,6 +7,9 @@
 ``IngestEventsOperator``       load SendGrid event batches from the landing area
 ``IngestResponsesOperator``    load response files: tokens, validation, quarantine, audit
 ``BuildMartsOperator``         build, audit and publish the marts (``steps``, ``publish``)
+``LandingHasFilesOperator``, ``PublishResponsesOperator``, ``CheckRejectedFilesOperator``:
+                               the ingestion DAG's glue (skip when empty, emit the asset only
+                               for new answers, fail naming unparseable files)
 =============================  =======================================================
 
 Common keyword-only arguments: ``warehouse_conn_id``, ``config`` (file name or YAML text,
@@ -19,17 +22,26 @@ from __future__ import annotations
 from nps.operators.base import NpsBaseOperator
 from nps.operators.cohort import SelectCohortOperator
 from nps.operators.dispatch import DispatchSurveysOperator, SentEmailsLink
-from nps.operators.ingest import IngestEventsOperator, IngestResponsesOperator
+from nps.operators.ingest import (
+    CheckRejectedFilesOperator,
+    IngestEventsOperator,
+    IngestResponsesOperator,
+    LandingHasFilesOperator,
+    PublishResponsesOperator,
+)
 from nps.operators.marts import BuildMartsOperator
 from nps.operators.warehouse import MigrateWarehouseOperator
 
 __all__ = [
     "BuildMartsOperator",
+    "CheckRejectedFilesOperator",
     "DispatchSurveysOperator",
     "IngestEventsOperator",
     "IngestResponsesOperator",
+    "LandingHasFilesOperator",
     "MigrateWarehouseOperator",
     "NpsBaseOperator",
+    "PublishResponsesOperator",
     "SelectCohortOperator",
     "SentEmailsLink",
 ]

@@ -91,3 +91,75 @@ class IngestResponsesOperator(_IngestOperator):
                       len(summary["files"]), summary["rows_read"], summary["rows_loaded"], summary["rows_quarantined"],
                       summary["rows_duplicate"], summary["rejected"])
         return summary
+
+
+class LandingHasFilesOperator(_IngestOperator):
+    """A cheap listing of the landing area: skips itself, and so the rest of the run, when no
+    file waits (processed files leave the folder, so a file there means new work). Returns the
+    number of waiting files."""
+
+    ui_color = "#f0f0f0"
+
+    def execute(self, context) -> int:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from nps.ingest.landing import KINDS
+
+        landing = self.landing()
+        landing.ensure()
+        waiting = sum(len(landing.pending(kind)) for kind in KINDS)
+        if not waiting:
+            raise AirflowSkipException("nothing waits in the landing area")
+        self.log.info("%d files wait in %s", waiting, landing)
+        return waiting
+
+
+class PublishResponsesOperator(NpsBaseOperator):
+    """Emits the responses asset (default ``nps_responses``) when the ingestion task
+    ``responses_task_id`` loaded at least one new response; otherwise skips itself, so the marts
+    rebuild only when there is something new. Returns the number of new responses."""
+
+    template_fields: Sequence[str] = ()
+    ui_color = "#f0f0f0"
+
+    def __init__(self, *, responses_task_id: str = "ingest_responses", **kwargs: Any) -> None:
+        from nps.assets import RESPONSES
+
+        kwargs.setdefault("outlets", [RESPONSES])
+        super().__init__(**kwargs)
+        self.responses_task_id = responses_task_id
+
+    def execute(self, context) -> int:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        summary = context["ti"].xcom_pull(task_ids=self.responses_task_id) or {}
+        loaded = int(summary.get("rows_loaded") or 0)
+        if loaded <= 0:
+            raise AirflowSkipException("no new responses: the asset is not emitted")
+        return loaded
+
+
+class CheckRejectedFilesOperator(NpsBaseOperator):
+    """Fails, naming each file and its reason, when the ingestion tasks ``task_ids`` set files
+    aside as unparseable (after the other files loaded); retrying does not help, fixing the file
+    and dropping it again does. Returns the number of files the tasks processed."""
+
+    template_fields: Sequence[str] = ()
+    ui_color = "#f0f0f0"
+
+    def __init__(self, *, task_ids: Sequence[str] = ("ingest_events", "ingest_responses"), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.task_ids = list(task_ids)
+
+    def execute(self, context) -> int:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from nps.ingest.summary import rejected_message
+
+        files = []
+        for task_id in self.task_ids:
+            files += (context["ti"].xcom_pull(task_ids=task_id) or {}).get("files", [])
+        message = rejected_message(files)
+        if message:
+            raise AirflowFailException(message)
+        return len(files)
