@@ -10,7 +10,6 @@ import logging
 
 from airflow.sdk import task
 
-
 log = logging.getLogger(__name__)
 
 
