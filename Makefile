@@ -26,12 +26,16 @@ help:
 	@echo "make constraints  re-resolve requirements.txt into constraints.txt"
 	@echo "make clean        remove the venv, .airflow/ and data/"
 
-$(BIN)/.installed: requirements.txt constraints.txt
+$(BIN)/.installed: requirements.txt constraints.txt pyproject.toml
 	@echo "==> creating the virtual environment in .venv (Python: $(PYTHON))"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
 	@echo "==> installing pinned packages (requirements.txt + constraints.txt)"
 	@$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.txt -c constraints.txt
+	@# The project's own package, editable: Airflow finds its provider info (connection types,
+	@# version) through the package's entry point; the code stays in plugins/nps/.
+	@echo "==> installing the nps package (editable) so Airflow lists it as a provider"
+	@$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	@touch $@
 
 venv: $(BIN)/.installed

@@ -12,6 +12,14 @@ views repointed to it in one transaction. A failed check fails `audit_staging` w
 name and offending values and leaves the published marts in place: fix the data, then clear the
 run. Clearing or rerunning any task is safe; a full rebuild treats late answers like any other.
 See docs/marts.md.
+
+**Triggering by hand.** Without a logical date the marts are built as of the trigger time; with
+one, as of that instant. Every build is a full rebuild, so there is no "full rebuild" switch.
+
+**Params** (Trigger form):
+- `publish` (boolean, default true): false builds and audits only and leaves the published marts
+  untouched (to check a data fix against the audit first); `publish_marts` then ends *skipped*
+  and no `nps_marts` event is emitted.
 """
 
 from __future__ import annotations
@@ -19,55 +27,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag
 
-from nps.assets import MARTS, RESPONSES
-from nps.tasks import migrate_warehouse
-
-
-@task
-def build_staging(**context) -> dict[str, int]:
-    """Rebuild every mart into the unpublished build schema as of the run's instant."""
-    from nps import marts
-    from nps.config import load_config
-    from nps.hooks import get_warehouse
-
-    wh = get_warehouse()
-    try:
-        return marts.build_staging(wh, marts.as_of_from_context(context), load_config())
-    finally:
-        wh.dispose()
-
-
-@task
-def audit_staging() -> list[str]:
-    """Run the audit checks on the new build; fail without retrying when one finds rows."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from nps import marts
-    from nps.config import load_config
-    from nps.hooks import get_warehouse
-
-    wh = get_warehouse()
-    try:
-        return marts.audit(wh, load_config())
-    except (marts.MartCheckError, marts.StagingIncompleteError) as err:
-        raise AirflowFailException(str(err)) from err  # a retry would find the same: no retries
-    finally:
-        wh.dispose()
-
-
-@task(outlets=[MARTS])
-def publish_marts() -> dict[str, int]:
-    """Point the marts views at the audited build in one transaction."""
-    from nps import marts
-    from nps.hooks import get_warehouse
-
-    wh = get_warehouse()
-    try:
-        return marts.publish(wh)
-    finally:
-        wh.dispose()
+from nps.assets import RESPONSES
+from nps.operators import BuildMartsOperator, MigrateWarehouseOperator
 
 
 @dag(
@@ -77,10 +40,23 @@ def publish_marts() -> dict[str, int]:
     max_active_runs=1,
     tags=["nps", "marts"],
     default_args={"owner": "cx-data", "retries": 2, "retry_delay": timedelta(minutes=5)},
+    params={
+        "publish": Param(
+            True,
+            type="boolean",
+            title="Publish",
+            description="Off: build and audit only; the published marts stay as they are.",
+        ),
+    },
     doc_md=__doc__,
 )
 def nps_build_marts():
-    migrate_warehouse() >> build_staging() >> audit_staging() >> publish_marts()
+    (
+        MigrateWarehouseOperator(task_id="migrate_warehouse")
+        >> BuildMartsOperator(task_id="build_staging", steps=["build"])
+        >> BuildMartsOperator(task_id="audit_staging", steps=["audit"])
+        >> BuildMartsOperator(task_id="publish_marts", steps=["publish"], publish="{{ params.publish }}")
+    )
 
 
 nps_build_marts()

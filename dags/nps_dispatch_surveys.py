@@ -3,7 +3,8 @@
 
 Daily: select who is surveyed for the day's data interval and send each of them one invitation.
 
-1. `migrate_warehouse`: bring the warehouse schema up to date.
+1. `migrate_warehouse`: validate the program config and bring the warehouse schema up to date;
+   a config error, a bad warehouse URL or an unreachable warehouse fails here at once (no retries).
 2. `select_cohort`: relationship contacts whose slot day in their industry's cycle is today, and
    contacts of touchpoint events that fell due (after each touchpoint's delay); minus churned
    accounts, no consent, suppressions, fatigue (across NPS, CSAT, CES), relationship-wins and the
@@ -11,7 +12,19 @@ Daily: select who is surveyed for the day's data interval and send each of them 
    rerun of the same interval reuses the same cohort. Logs "412 due, 57 skipped for fatigue, ...".
 3. `send_invitations`: claim the cohort in the ledger `ops.survey_invitations`, reconcile
    uncertain sends from evidence, send the rest in batches (SendGrid, SMTP or the local outbox),
-   mark them sent. Emits the `nps_invitations` asset.
+   mark them sent. Emits the `nps_invitations` asset. The task's "Sent emails" link opens the
+   outbox folder or SendGrid's activity feed.
+
+**Triggering by hand.** With a logical date, the run processes exactly the interval the scheduled
+run of that logical date covers (`2026-10-05 06:00 UTC` → 10-05 06:00 .. 10-06 06:00). Without one
+(the Trigger form's default), it processes the latest complete interval before the trigger time and
+logs which. Either way a rerun of an interval sends nothing twice.
+
+**Params** (Trigger form):
+- `dry_run` (boolean, default false): select the interval's cohort (stored, as a real run would),
+  render every invitation that would go out and log the counts by template; claim nothing, send
+  nothing. `send_invitations` then ends *skipped* (no `nps_invitations` event); its XCom holds the
+  counts (`would_send`, `batches`, `by_template`).
 
 Clearing or retrying any task never sends an invitation twice. On-call: see docs/dispatch.md.
 """
@@ -21,49 +34,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, dag, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag
 
-from nps.assets import INVITATIONS
-from nps.tasks import migrate_warehouse
-
-
-@task
-def select_cohort(data_interval_start=None, data_interval_end=None, run_id=None) -> dict:
-    """Select (or reuse) the data interval's cohort and log its exclusion counts."""
-    from nps.cohorts import select_cohort as select
-    from nps.config import load_config
-    from nps.hooks import get_warehouse
-
-    wh = get_warehouse()
-    try:
-        summary = select(wh, load_config(), data_interval_start, data_interval_end, run_id)
-    finally:
-        wh.dispose()
-    return summary.as_dict()
-
-
-@task(outlets=[INVITATIONS])
-def send_invitations(data_interval_start=None, run_id=None) -> dict:
-    """Claim, reconcile and send the interval's invitations exactly once."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from nps.config import load_config
-    from nps.dispatch import DispatchFailed, dispatch_invitations
-    from nps.email.transports import transport_from_airflow
-    from nps.hooks import get_warehouse, token_secret
-    from nps.tokens import TokenSigner
-
-    config = load_config()
-    wh = get_warehouse()
-    try:
-        result = dispatch_invitations(
-            wh, config, TokenSigner(token_secret()), transport_from_airflow(config), data_interval_start, run_id
-        )
-    except DispatchFailed as err:
-        raise AirflowFailException(str(err)) from None
-    finally:
-        wh.dispose()
-    return result.as_dict()
+from nps.operators import DispatchSurveysOperator, MigrateWarehouseOperator, SelectCohortOperator
 
 
 @dag(
@@ -74,10 +47,22 @@ def send_invitations(data_interval_start=None, run_id=None) -> dict:
     max_active_runs=1,
     tags=["nps", "dispatch"],
     default_args={"owner": "cx-data", "retries": 2, "retry_delay": timedelta(minutes=5)},
+    params={
+        "dry_run": Param(
+            False,
+            type="boolean",
+            title="Dry run",
+            description="Select and render the interval's invitations and report the counts; send nothing.",
+        ),
+    },
     doc_md=__doc__,
 )
 def nps_dispatch_surveys():
-    migrate_warehouse() >> select_cohort() >> send_invitations()
+    (
+        MigrateWarehouseOperator(task_id="migrate_warehouse")
+        >> SelectCohortOperator(task_id="select_cohort")
+        >> DispatchSurveysOperator(task_id="send_invitations", dry_run="{{ params.dry_run }}")
+    )
 
 
 nps_dispatch_surveys()

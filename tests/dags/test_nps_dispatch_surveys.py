@@ -38,8 +38,33 @@ def test_parses_fast_without_heavy_imports():
     assert out[1] == "[]"
 
 
+def _states(dr) -> dict[str, str]:
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return {ti.task_id: str(ti.state).rsplit(".", 1)[-1].lower() for ti in dr.get_task_instances(session=session)}
+
+
+def _tries(dr) -> dict[str, int]:
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return {ti.task_id: ti.try_number for ti in dr.get_task_instances(session=session)}
+
+
+def _xcom(dr, task_id: str):
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.query(XComModel).filter_by(dag_id=dr.dag_id, run_id=dr.run_id, task_id=task_id, key="return_value").one()
+        return row.value
+
+
 @pytest.mark.timeout(280)  # a failing task would wait for its retry delay
 def test_end_to_end_on_demo_data(airflow_db, tmp_path, monkeypatch, program_config):
+    import json
+
     from nps.demo.generator import generate, load_base
     from nps.warehouse import Warehouse
 
@@ -56,16 +81,32 @@ def test_end_to_end_on_demo_data(airflow_db, tmp_path, monkeypatch, program_conf
 
     dag = DagBag(dag_folder=str(ROOT / "dags" / "nps_dispatch_surveys.py")).dags["nps_dispatch_surveys"]
     t0 = time.monotonic()
-    dr = dag.test(logical_date=pendulum.datetime(2026, 10, 5, 6, tz="UTC"))
-    assert str(dr.state) in ("success", "DagRunState.SUCCESS"), dr.state
-    start = dr.data_interval_start.replace(tzinfo=None)
-    assert (dr.data_interval_end - dr.data_interval_start).total_seconds() == 86400
+    logical = pendulum.datetime(2026, 10, 5, 6, tz="UTC")
+    start = datetime(2026, 10, 5, 6)  # the interval of the scheduled run of that logical date: 10-05 06:00 .. 10-06 06:00
 
+    # A dry run (the Trigger form's dry_run Param): the cohort is selected, nothing is claimed or sent.
+    dry = dag.test(logical_date=logical, run_conf={"dry_run": True})
+    assert _states(dry) == {"migrate_warehouse": "success", "select_cohort": "success", "send_invitations": "skipped"}
     cohort = wh.query("SELECT * FROM ops.cohort_runs")
-    assert len(cohort) == 1 and cohort[0]["interval_start"] == start
+    assert len(cohort) == 1 and cohort[0]["interval_start"] == start and cohort[0]["interval_end"] == datetime(2026, 10, 6, 6)
     c = cohort[0]
     assert c["due"] == sum(c[k] for k in ("churned", "no_consent", "suppressed", "fatigue", "relationship_wins", "account_cap", "selected"))
     assert c["selected"] > 20
+    preview = _xcom(dry, "send_invitations")
+    assert preview["dry_run"] is True and preview["would_send"] == c["selected"] and preview["statuses"] == {}
+    assert sum(preview["by_template"].values()) == c["selected"] and preview["batches"] >= len(preview["by_template"])
+    json.dumps(preview)
+    assert wh.scalar("SELECT COUNT(*) FROM ops.survey_invitations") == 0
+    assert not (tmp_path / "outbox").exists()
+
+    # dag.test() leaves the run_conf in the DAG object's params: parse the file again for a normal run.
+    dag = DagBag(dag_folder=str(ROOT / "dags" / "nps_dispatch_surveys.py")).dags["nps_dispatch_surveys"]
+    dr = dag.test(logical_date=logical)
+    assert str(dr.state) in ("success", "DagRunState.SUCCESS"), dr.state
+    summary = _xcom(dr, "send_invitations")
+    assert (summary["sent"], summary["claimed"], summary["dry_run"]) == (c["selected"], c["selected"], False)
+    assert summary["interval"] == {"start": "2026-10-05T06:00:00+00:00", "end": "2026-10-06T06:00:00+00:00",
+                                   "source": "logical_date"}
     ledger = wh.query("SELECT status, transport, COUNT(*) AS n FROM ops.survey_invitations GROUP BY status, transport")
     assert ledger == [{"status": "sent", "transport": "outbox", "n": c["selected"]}]
     sent_at = wh.scalar("SELECT MIN(sent_at) FROM ops.survey_invitations")
@@ -78,15 +119,61 @@ def test_end_to_end_on_demo_data(airflow_db, tmp_path, monkeypatch, program_conf
     assert "Czy polecisz Acme Customer Success?" in subjects or "Jak oceniasz ostatni kontakt z nami?" in subjects
     assert any(s.startswith("How ") or s.startswith("Was it") for s in subjects)
 
-    # Rerunning the same interval (a new run id) reuses the cohort and sends nothing again.
+    # Rerunning the same interval (a new run id) reuses the cohort and sends nothing again; so does a
+    # run triggered without a logical date an hour after the interval ended (its latest complete one).
     mtimes = {f: f.stat().st_mtime_ns for f in files}
-    dr2 = dag.test(logical_date=pendulum.datetime(2026, 10, 5, 6, tz="UTC"))
-    assert str(dr2.state) in ("success", "DagRunState.SUCCESS")
+    dr2 = dag.test(logical_date=logical)
+    dr3 = dag.test(logical_date=None, run_after=pendulum.datetime(2026, 10, 6, 7, tz="UTC"))
+    for run in (dr2, dr3):
+        assert str(run.state) in ("success", "DagRunState.SUCCESS")
+        assert _xcom(run, "send_invitations")["sent"] == 0
+    assert dr3.logical_date is None
+    assert _xcom(dr3, "select_cohort")["interval"]["source"] == "latest_complete"
     assert wh.query("SELECT run_id, selected FROM ops.cohort_runs") == [{"run_id": c["run_id"], "selected": c["selected"]}]
     assert wh.scalar("SELECT COUNT(*) FROM ops.survey_invitations") == c["selected"]
     assert {f: f.stat().st_mtime_ns for f in sorted(folder.glob("*.eml"))} == mtimes
     wh.dispose()
     assert time.monotonic() - t0 < 300
+
+
+@pytest.mark.timeout(120)
+def test_broken_config_fails_at_once_and_nothing_else_runs(airflow_db, tmp_path, monkeypatch):
+    bad = tmp_path / "program.yaml"
+    bad.write_text((ROOT / "include" / "config" / "program.yaml").read_text().replace("batch_size: 1000", "batch_sise: 1000"))
+    monkeypatch.setenv("NPS_PROGRAM_CONFIG", str(bad))
+    monkeypatch.setenv("AIRFLOW_CONN_NPS_WAREHOUSE", f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(ROOT / "dags" / "nps_dispatch_surveys.py")).dags["nps_dispatch_surveys"]
+    t0 = time.monotonic()
+    dr = dag.test(logical_date=pendulum.datetime(2026, 10, 5, 6, tz="UTC"))
+    assert time.monotonic() - t0 < 60  # no 5-minute retry delay
+    assert _states(dr) == {"migrate_warehouse": "failed", "select_cohort": "upstream_failed",
+                           "send_invitations": "upstream_failed"}
+    assert _tries(dr)["migrate_warehouse"] == 1
+    assert not (tmp_path / "warehouse.duckdb").exists()  # nothing touched
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("url", [
+    pytest.param("postgresql://nps:s3cret@127.0.0.1:1/nps", id="unreachable-server"),
+    pytest.param("mysql://nps:s3cret@127.0.0.1/nps", id="unsupported-url"),
+])
+def test_unreachable_or_bad_warehouse_fails_at_once(airflow_db, monkeypatch, caplog, url):
+    import logging
+
+    monkeypatch.setenv("AIRFLOW_CONN_NPS_WAREHOUSE", url)
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(ROOT / "dags" / "nps_dispatch_surveys.py")).dags["nps_dispatch_surveys"]
+    t0 = time.monotonic()
+    with caplog.at_level(logging.INFO):
+        dr = dag.test(logical_date=pendulum.datetime(2026, 10, 5, 6, tz="UTC"))
+    assert time.monotonic() - t0 < 60
+    assert _states(dr) == {"migrate_warehouse": "failed", "select_cohort": "upstream_failed",
+                           "send_invitations": "upstream_failed"}
+    assert _tries(dr)["migrate_warehouse"] == 1
+    assert "s3cret" not in caplog.text
 
 
 @pytest.mark.parametrize("forced", ["carrier-pigeon"])

@@ -29,7 +29,7 @@ def test_dag_shape(airflow_db):
     assert [t.task_id for t in dag.topological_sort()][:4] == [
         "migrate_warehouse", "landing_has_files", "ingest_events", "ingest_responses"]
     assert [o.name for o in dag.get_task("publish_responses").outlets] == ["nps_responses"]
-    assert dag.get_task("new_responses_landed").downstream_task_ids == {"publish_responses"}
+    assert dag.get_task("publish_responses").upstream_task_ids == {"ingest_responses"}
     assert dag.get_task("check_rejected_files").upstream_task_ids == {"ingest_events", "ingest_responses"}
 
 
@@ -97,7 +97,7 @@ def test_end_to_end(airflow_db, tmp_path, monkeypatch):
     assert str(dr.state).rsplit(".", 1)[-1].lower() == "failed"
     assert _states(dr) == {
         "migrate_warehouse": "success", "landing_has_files": "success", "ingest_events": "success",
-        "ingest_responses": "success", "new_responses_landed": "success", "publish_responses": "success",
+        "ingest_responses": "success", "publish_responses": "success",
         "check_rejected_files": "failed",
     }
     assert _asset_events() == 1
@@ -114,10 +114,11 @@ def test_end_to_end(airflow_db, tmp_path, monkeypatch):
     assert wh.scalar("SELECT COUNT(*) FROM ops.suppressions") == 1
     assert sorted(p.name for p in (landing / "rejected" / "responses").iterdir())[0].endswith("_2026-11-04.csv")
 
-    # Nothing new: the run short-circuits after the cheap check and publishes nothing.
+    # Nothing new: the cheap check skips itself and the rest of the run; nothing is published.
     dr2 = dag.test(logical_date=pendulum.datetime(2026, 11, 10, 12, 15, tz="UTC"))
     assert str(dr2.state).rsplit(".", 1)[-1].lower() == "success"
     states = _states(dr2)
-    assert states["landing_has_files"] == "success"
-    assert {states[t] for t in ("ingest_events", "ingest_responses", "publish_responses", "check_rejected_files")} == {"skipped"}
+    assert states["migrate_warehouse"] == "success"
+    assert {states[t] for t in ("landing_has_files", "ingest_events", "ingest_responses", "publish_responses",
+                                "check_rejected_files")} == {"skipped"}
     assert _asset_events() == 1

@@ -8,10 +8,8 @@ SendGrid; else ``nps_smtp`` selects SMTP; else the local outbox (``NPS_OUTBOX_DI
 
 from __future__ import annotations
 
-import os
-
 from nps.config import ProgramConfig
-from nps.email.outbox import OutboxTransport
+from nps.email.outbox import OutboxTransport  # noqa: F401 - re-exported for callers
 from nps.email.sendgrid import DEFAULT_HOST, SendGridHook
 from nps.email.smtp import SmtpTransport
 
@@ -55,23 +53,6 @@ def smtp_from_connection(conn) -> SmtpTransport:
 
 def transport_from_airflow(config: ProgramConfig):
     """Resolve the transport from the environment and Airflow connections (call inside a task)."""
-    from nps.hooks import _connection
+    from nps.hooks.email import EmailTransportHook
 
-    forced = (os.environ.get("NPS_EMAIL_TRANSPORT") or "").strip().lower()
-    if forced and forced not in CHOICES:
-        raise TransportConfigError(f"NPS_EMAIL_TRANSPORT={forced!r}: use one of {', '.join(CHOICES)}")
-    if forced == "outbox":
-        return OutboxTransport()
-    if forced in ("", "sendgrid"):
-        conn = _connection(SENDGRID_CONN_ID)
-        if conn is not None:
-            return sendgrid_from_connection(conn, config)
-        if forced:
-            raise TransportConfigError(f"NPS_EMAIL_TRANSPORT=sendgrid but the connection {SENDGRID_CONN_ID!r} does not exist")
-    if forced in ("", "smtp"):
-        conn = _connection(SMTP_CONN_ID)
-        if conn is not None:
-            return smtp_from_connection(conn)
-        if forced:
-            raise TransportConfigError(f"NPS_EMAIL_TRANSPORT=smtp but the connection {SMTP_CONN_ID!r} does not exist")
-    return OutboxTransport()
+    return EmailTransportHook(sendgrid_conn_id=SENDGRID_CONN_ID, smtp_conn_id=SMTP_CONN_ID).get_conn(config)

@@ -1,0 +1,76 @@
+"""What the project's hooks share: lazy connection lookup with a clear error, extras read the
+same way whatever wrote them (the UI form, the CLI, an ``AIRFLOW_CONN_*`` URI), and the UI form
+fields built from ``nps.provider`` (one declaration for new and old Airflow versions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import BaseHook
+from airflow.sdk.exceptions import AirflowNotFoundException
+
+from nps.provider import connection_type
+
+
+class ConnectionMissingError(AirflowNotFoundException):
+    """A connection the task needs does not exist; the message names it and says how to add it."""
+
+
+def lookup_connection(conn_id: str):
+    """The Airflow connection ``conn_id``, or None when it does not exist.
+
+    Inside a task it comes through the Task SDK (secrets backends, env vars, the API server).
+    Outside one (``dag.test``, the demo runner, a shell) the SDK may see only environment
+    variables, so Airflow's metadata database is asked too.
+    """
+    try:
+        return BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        pass
+    except Exception:  # noqa: BLE001 - no supervisor outside a task: fall through to the metadata DB
+        pass
+    try:
+        from airflow.models.connection import Connection
+
+        return Connection.get_connection_from_secrets(conn_id)
+    except Exception:  # noqa: BLE001 - not found, or no metadata database outside Airflow
+        return None
+
+
+def extras(conn) -> dict[str, Any]:
+    """The connection's extra fields, with the UI's ``extra__<type>__`` prefixes removed."""
+    raw = dict(getattr(conn, "extra_dejson", None) or {})
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key.startswith("extra__") and key.count("__") >= 2:
+            key = key.split("__", 2)[2]
+        if value not in (None, ""):
+            out.setdefault(key, value)
+    return out
+
+
+# Airflow < 3.2 builds the connection form from these two class methods, and only from a class
+# that defines them itself; each hook sets ``get_ui_field_behaviour = classmethod(ui_field_behaviour)``.
+def ui_field_behaviour(cls) -> dict[str, Any]:
+    b = connection_type(cls.conn_type).get("ui-field-behaviour", {})
+    return {
+        "hidden_fields": list(b.get("hidden-fields", [])),
+        "relabeling": dict(b.get("relabeling", {})),
+        "placeholders": dict(b.get("placeholders", {})),
+    }
+
+
+def connection_form_widgets(cls) -> dict[str, Any]:
+    fields = connection_type(cls.conn_type).get("conn-fields", {})
+    if not fields:
+        return {}
+    from flask_appbuilder.fieldwidgets import BS3TextFieldWidget  # only where the old UI is installed
+    from wtforms import BooleanField, StringField
+
+    out: dict[str, Any] = {}
+    for name, f in fields.items():
+        if f["schema"]["type"][0] == "boolean":
+            out[name] = BooleanField(f["label"], description=f["description"])
+        else:
+            out[name] = StringField(f["label"], widget=BS3TextFieldWidget(), description=f["description"])
+    return out
