@@ -15,10 +15,12 @@ Daily: select who is surveyed for the day's data interval and send each of them 
    mark them sent. Emits the `nps_invitations` asset. The task's "Sent emails" link opens the
    outbox folder or SendGrid's activity feed.
 
-**Triggering by hand.** With a logical date, the run processes exactly the interval the scheduled
-run of that logical date covers (`2026-10-05 06:00 UTC` → 10-05 06:00 .. 10-06 06:00). Without one
-(the Trigger form's default), it processes the latest complete interval before the trigger time and
-logs which. Either way a rerun of an interval sends nothing twice.
+**Triggering by hand.** With a logical date, the run processes exactly the data interval Airflow
+shows for it: the 24 hours ending at the logical date (`2026-10-06 06:00 UTC` → 10-05 06:00 ..
+10-06 06:00, the interval of the scheduled run of 10-05). Without one (the Trigger form's
+default), it processes the latest complete interval before the trigger time and logs which. To
+redo a scheduled run, clear it: it keeps its interval. Either way a rerun of an interval sends
+nothing twice.
 
 **Params** (Trigger form):
 - `dry_run` (boolean, default false): select the interval's cohort (stored, as a real run would),

@@ -21,11 +21,13 @@ def utc(*args) -> datetime:
         pytest.param({"logical_date": utc(2026, 10, 5, 6), "data_interval_start": utc(2026, 10, 5, 6),
                       "data_interval_end": utc(2026, 10, 6, 6), "run_type": "scheduled"},
                      utc(2026, 10, 5, 6), utc(2026, 10, 6, 6), "run", id="scheduled-run-uses-its-interval"),
-        pytest.param({"logical_date": utc(2026, 10, 5, 6), "data_interval_start": utc(2026, 10, 4, 6),
-                      "data_interval_end": utc(2026, 10, 5, 6), "run_type": "DagRunType.MANUAL"},
-                     utc(2026, 10, 5, 6), utc(2026, 10, 6, 6), "logical_date", id="manual-aligned-logical-date"),
+        pytest.param({"logical_date": utc(2026, 10, 6, 6), "data_interval_start": utc(2026, 10, 5, 6),
+                      "data_interval_end": utc(2026, 10, 6, 6), "run_type": "DagRunType.MANUAL"},
+                     utc(2026, 10, 5, 6), utc(2026, 10, 6, 6), "run", id="manual-run-uses-the-interval-airflow-shows"),
+        pytest.param({"logical_date": utc(2026, 10, 6, 6), "run_type": "manual"},
+                     utc(2026, 10, 5, 6), utc(2026, 10, 6, 6), "logical_date", id="manual-aligned-logical-date-no-interval"),
         pytest.param({"logical_date": "2026-10-05T05:59:00Z", "run_type": "manual"},
-                     utc(2026, 10, 4, 6), utc(2026, 10, 5, 6), "logical_date", id="manual-date-inside-an-interval"),
+                     utc(2026, 10, 3, 6), utc(2026, 10, 4, 6), "logical_date", id="manual-date-inside-an-interval"),
         pytest.param({"logical_date": None, "run_after": utc(2026, 10, 6, 7, 30)},
                      utc(2026, 10, 5, 6), utc(2026, 10, 6, 6), "latest_complete", id="no-logical-date"),
         pytest.param({"logical_date": None, "run_after": utc(2026, 10, 6, 6)},
@@ -45,12 +47,12 @@ def test_resolve(kwargs, start, end, source):
 def test_local_time_schedule_across_the_dst_change():
     # 07:00 Warsaw: 05:00 UTC in summer time, 06:00 UTC after the change on 2026-10-25 (a 25-hour interval).
     got = resolve_interval(cron="0 7 * * *", timezone="Europe/Warsaw",
-                           logical_date=datetime(2026, 10, 24, 7, tzinfo=timezone(timedelta(hours=2))), run_type="manual")
+                           logical_date=datetime(2026, 10, 25, 7, tzinfo=timezone(timedelta(hours=1))), run_type="manual")
     assert (got.start, got.end) == (utc(2026, 10, 24, 5), utc(2026, 10, 25, 6))
 
 
 def test_without_a_schedule_a_run_without_logical_date_is_refused_with_what_to_do():
-    with pytest.raises(IntervalError, match=r"trigger it again with a logical date \(the start of the interval"):
+    with pytest.raises(IntervalError, match=r"no interval to process: trigger it through the REST API with data_interval_start"):
         resolve_interval(cron=None, run_after=utc(2026, 10, 6, 7))
 
 

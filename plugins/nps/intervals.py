@@ -1,12 +1,12 @@
 """Which data interval a run processes: the one rule every interval-based operator shares.
 
 - ``start``/``end`` given (operator arguments, e.g. a backfill by hand): exactly that interval.
-- A run with a logical date: the schedule's interval that contains it, which is exactly the
-  interval the scheduled run of that logical date covers (for an aligned date such as
-  ``2026-10-05T06:00Z`` on ``0 6 * * *``: ``[10-05 06:00, 10-06 06:00)``). Airflow itself gives a
-  manual run with a logical date the interval *ending* at it; the program does not follow that, so
-  that re-running a day by hand means typing that day's logical date. Scheduled and backfill runs
-  use the run's own data interval.
+- A run with a data interval (scheduled, backfill, or manual with a logical date): exactly that
+  interval, the one the UI shows for the run. For a manual run Airflow derives it from the
+  logical date: the schedule's latest complete interval ending at or before it (``2026-10-06T06:00Z``
+  on ``0 6 * * *``: ``[10-05 06:00, 10-06 06:00)``), which is the interval the scheduled run of
+  10-05 covers, so the work is the same as that run's. A run with a logical date but no interval
+  recorded gets the same rule from the cron expression.
 - A run without a logical date (Airflow 3's default for "Trigger" in the UI and the REST API):
   the latest complete interval before the run (``run_after``), logged by the caller.
 - Without a cron schedule to align to and no usable data interval: ``IntervalError`` saying which
@@ -38,7 +38,7 @@ class Interval:
         how = {
             "arguments": "given as arguments",
             "run": "the run's data interval",
-            "logical_date": "the scheduled interval of the run's logical date",
+            "logical_date": "the latest complete interval ending at the run's logical date",
             "latest_complete": "no logical date: the latest complete interval before the run",
         }[self.source]
         return f"{self.start.isoformat()} .. {self.end.isoformat()} ({how})"
@@ -109,17 +109,14 @@ def resolve_interval(
     logical = parse_instant(logical_date, "logical_date")
     run_start = parse_instant(data_interval_start, "data_interval_start")
     run_end = parse_instant(data_interval_end, "data_interval_end")
-    run_type = (str(run_type or "").rsplit(".", 1)[-1]).lower()
     has_run_interval = run_start is not None and run_end is not None and run_end > run_start
 
     if logical is not None:
-        if has_run_interval and run_type != "manual":
-            return Interval(_utc(run_start), _utc(run_end), "run")
-        if cron:
-            cur, nxt, _ = _cron_points(cron, timezone, logical)
-            return Interval(cur, nxt, "logical_date")
         if has_run_interval:
             return Interval(_utc(run_start), _utc(run_end), "run")
+        if cron:
+            end_point, _, prev = _cron_points(cron, timezone, logical)
+            return Interval(prev, end_point, "logical_date")
         raise IntervalError(
             f"the run's logical date {logical.isoformat()} has no data interval and the schedule has no cron "
             "expression to align it to: pass data_interval_start and data_interval_end"
@@ -129,11 +126,15 @@ def resolve_interval(
     if cron and after is not None:
         end_point, _, prev = _cron_points(cron, timezone, after)
         return Interval(prev, end_point, "latest_complete")
-    example = "2026-10-05T06:00:00+00:00"
+    if cron:
+        raise IntervalError(
+            "this run has neither a logical date nor a time it ran after: trigger it again with a logical date "
+            "(the end of the interval to process, e.g. 2026-10-06T06:00:00+00:00)"
+        )
     raise IntervalError(
-        "this run has no logical date, so it has no data interval: trigger it again with a logical date "
-        f"(the start of the interval to process, e.g. {example})"
-        + ("" if cron else ", or pass data_interval_start and data_interval_end")
+        "this run has no logical date and its schedule has no data intervals, so there is no interval to "
+        "process: trigger it through the REST API with data_interval_start and data_interval_end, or give "
+        "the operator data_interval_start and data_interval_end"
     )
 
 

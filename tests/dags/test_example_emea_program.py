@@ -63,7 +63,7 @@ def test_second_program_end_to_end(airflow_db, tmp_path, monkeypatch, program_co
     wh.migrate()
     load_base(wh, generate(program_config, n_accounts=300))
 
-    logical = pendulum.datetime(2026, 10, 5, 7, tz="Europe/Warsaw")  # 05:00 UTC (summer time)
+    logical = pendulum.datetime(2026, 10, 6, 7, tz="Europe/Warsaw")  # the interval ending 10-06 05:00 UTC (summer time)
     dr = _dag().test(logical_date=logical)
     assert _states(dr) == {t: "success" for t in
                            ("migrate_warehouse", "select_cohort", "send_invitations", "ingest_events", "ingest_responses")}

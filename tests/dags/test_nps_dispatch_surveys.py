@@ -81,8 +81,8 @@ def test_end_to_end_on_demo_data(airflow_db, tmp_path, monkeypatch, program_conf
 
     dag = DagBag(dag_folder=str(ROOT / "dags" / "nps_dispatch_surveys.py")).dags["nps_dispatch_surveys"]
     t0 = time.monotonic()
-    logical = pendulum.datetime(2026, 10, 5, 6, tz="UTC")
-    start = datetime(2026, 10, 5, 6)  # the interval of the scheduled run of that logical date: 10-05 06:00 .. 10-06 06:00
+    logical = pendulum.datetime(2026, 10, 6, 6, tz="UTC")
+    start = datetime(2026, 10, 5, 6)  # a manual run's interval ends at its logical date: 10-05 06:00 .. 10-06 06:00
 
     # A dry run (the Trigger form's dry_run Param): the cohort is selected, nothing is claimed or sent.
     dry = dag.test(logical_date=logical, run_conf={"dry_run": True})
@@ -106,7 +106,7 @@ def test_end_to_end_on_demo_data(airflow_db, tmp_path, monkeypatch, program_conf
     summary = _xcom(dr, "send_invitations")
     assert (summary["sent"], summary["claimed"], summary["dry_run"]) == (c["selected"], c["selected"], False)
     assert summary["interval"] == {"start": "2026-10-05T06:00:00+00:00", "end": "2026-10-06T06:00:00+00:00",
-                                   "source": "logical_date"}
+                                   "source": "run"}
     ledger = wh.query("SELECT status, transport, COUNT(*) AS n FROM ops.survey_invitations GROUP BY status, transport")
     assert ledger == [{"status": "sent", "transport": "outbox", "n": c["selected"]}]
     sent_at = wh.scalar("SELECT MIN(sent_at) FROM ops.survey_invitations")

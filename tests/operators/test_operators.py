@@ -116,7 +116,7 @@ def test_missing_token_connection_is_named(duckdb_url, monkeypatch):
 def test_run_without_logical_date_and_no_schedule_says_what_to_do(duckdb_url, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_NPS_WH_CASE", duckdb_url)
     op = SelectCohortOperator(task_id="c", warehouse_conn_id="nps_wh_case")
-    with pytest.raises(AirflowFailException, match="trigger it again with a logical date"):
+    with pytest.raises(AirflowFailException, match="no interval to process: trigger it through the REST API with data_interval_start"):
         op.execute(_context(logical_date=None))
 
 
