@@ -19,7 +19,7 @@ from pathlib import Path
 
 from nps import DATA_DIR
 from nps.email.base import Batch, PermanentSendError, Recipient
-from nps.email.render import merge
+from nps.email.render import list_unsubscribe_headers, merge
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ def build_message(batch: Batch, r: Recipient) -> EmailMessage:
     msg["Message-ID"] = f"<{r.survey_id}@{batch.sender_email.rsplit('@', 1)[-1]}>"  # what the ledger records
     msg["X-NPS-Send-Key"] = r.send_key
     msg["X-NPS-Survey-Id"] = r.survey_id
+    for name, value in list_unsubscribe_headers(t, r.substitutions).items():
+        msg[name] = value
     msg.set_content(merge(t.text, r.substitutions))
     msg.add_alternative(merge(t.html, r.substitutions), subtype="html")
     return msg
