@@ -5,8 +5,9 @@ since v2 the time it was issued (when the invitation was sent), so the response 
 expired link from a fresh one without a warehouse:
 
 - ``v1.<payload>.<signature>``, payload = URL-safe base64 of ``survey_id|type|answer``;
-- ``v2.<payload>.<signature>``, payload = URL-safe base64 of ``survey_id|type|answer|issued``
-  (``issued`` in Unix seconds, UTC).
+- ``v2.<payload>.<signature>``, payload = URL-safe base64 of ``survey_id|type|answer|issued|locale``
+  (``issued`` in Unix seconds, UTC; ``locale`` the invitation's language, may be empty), so the
+  page speaks the invitation's language.
 
 The signature is HMAC-SHA256 of the payload under the program's secret, so a token cannot be
 forged or altered without the secret. New tokens are v2; v1 tokens (already in people's
@@ -58,6 +59,7 @@ class SurveyToken:
     # When the link was issued (naive UTC); None for v1 tokens. Not part of equality: two tokens
     # for the same survey and answer say the same thing, whenever they were issued.
     issued_at: datetime | None = field(default=None, compare=False)
+    locale: str | None = field(default=None, compare=False)
 
 
 def _b64(data: bytes) -> str:
@@ -98,6 +100,15 @@ def _epoch_seconds(dt: datetime) -> int:
     return int((dt - _EPOCH).total_seconds())
 
 
+def _check(survey_id: str, survey_type: str, locale: str | None) -> None:
+    if survey_type not in SURVEY_TYPES:
+        raise TokenError(f"unknown survey type {survey_type!r}")
+    if "|" in survey_id:
+        raise TokenError("survey_id may not contain '|'")
+    if locale and ("|" in locale or len(locale) > 16):
+        raise TokenError(f"locale {locale!r} is not a language tag")
+
+
 class TokenSigner:
     """Signs with the first secret and verifies with any (reuse one instance: it caches the keys)."""
 
@@ -115,33 +126,27 @@ class TokenSigner:
         return _b64(mac.digest())
 
     def sign(self, survey_id: str, survey_type: str, answer: int | None = None,
-             issued_at: datetime | None = None) -> str:
+             issued_at: datetime | None = None, locale: str | None = None) -> str:
         """A token for the survey (and answer); v2 with ``issued_at``, v1 without."""
-        if survey_type not in SURVEY_TYPES:
-            raise TokenError(f"unknown survey type {survey_type!r}")
-        if "|" in survey_id:
-            raise TokenError("survey_id may not contain '|'")
+        _check(survey_id, survey_type, locale)
         raw = f"{survey_id}|{survey_type}|{'' if answer is None else int(answer)}"
         if issued_at is None:
             version = "v1"
         else:
-            version, raw = "v2", f"{raw}|{_epoch_seconds(issued_at)}"
+            version, raw = "v2", f"{raw}|{_epoch_seconds(issued_at)}|{locale or ''}"
         payload = _b64(raw.encode("utf-8"))
         return f"{version}.{payload}.{self._sign(payload)}"
 
     def sign_all(self, survey_id: str, survey_type: str, answers: Iterable[int],
-                 issued_at: datetime | None = None) -> list[str]:
+                 issued_at: datetime | None = None, locale: str | None = None) -> list[str]:
         """One token per answer, then the answer-less one (unsubscribe), through one-shot HMAC
         calls: an invitation needs up to 12 tokens and dispatch signs millions."""
-        if survey_type not in SURVEY_TYPES:
-            raise TokenError(f"unknown survey type {survey_type!r}")
-        if "|" in survey_id:
-            raise TokenError("survey_id may not contain '|'")
+        _check(survey_id, survey_type, locale)
         prefix = f"{survey_id}|{survey_type}|".encode()
         if issued_at is None:
             version, suffix = b"v1.", b""
         else:
-            version, suffix = b"v2.", f"|{_epoch_seconds(issued_at)}".encode()
+            version, suffix = b"v2.", f"|{_epoch_seconds(issued_at)}|{locale or ''}".encode()
         key, digest, sha256 = self._key, hmac.digest, hashlib.sha256
         out = []
         for raw in [prefix + str(int(a)).encode() + suffix for a in answers] + [prefix + suffix]:
@@ -149,8 +154,8 @@ class TokenSigner:
             out.append((version + payload + b"." + _b64_bytes(digest(key, payload, sha256))).decode("ascii"))
         return out
 
-    def fields(self, token: str) -> tuple[str, str, int | None, int | None] | None:
-        """(survey_id, type, answer, issued Unix seconds) of a genuine, well-formed token, else
+    def fields(self, token: str) -> tuple[str, str, int | None, int | None, str | None] | None:
+        """(survey_id, type, answer, issued Unix seconds, locale) of a genuine, well-formed token, else
         None. The fast path for bulk checks; ``verify`` says why a token is refused."""
         if not isinstance(token, str) or token[:3] not in ("v1.", "v2.") or token != token.strip():
             return None
@@ -171,14 +176,14 @@ class TokenSigner:
         except (binascii.Error, UnicodeDecodeError):
             return None
         f = raw.split("|")
-        if len(f) != (3 if parts[0] == "v1" else 4) or f[1] not in SURVEY_TYPES:
+        if len(f) != (3 if parts[0] == "v1" else 5) or f[1] not in SURVEY_TYPES:
             return None
         try:
             answer = int(f[2]) if f[2] else None
-            issued = int(f[3]) if len(f) == 4 else None
+            issued = int(f[3]) if len(f) == 5 else None
         except ValueError:
             return None
-        return f[0], f[1], answer, issued
+        return f[0], f[1], answer, issued, (f[4] or None) if len(f) == 5 else None
 
     def verify(self, token: str) -> SurveyToken:
         """Return the token's content, or raise TokenError saying why it is not genuine
@@ -199,7 +204,7 @@ class TokenSigner:
             f = _unb64(payload).decode("utf-8").split("|")
         except (ValueError, binascii.Error):
             raise TokenError("malformed token payload") from None
-        if len(f) != (3 if version == "v1" else 4):
+        if len(f) != (3 if version == "v1" else 5):
             raise TokenError("malformed token payload")
         survey_id, survey_type, answer = f[:3]
         if survey_type not in SURVEY_TYPES:
@@ -209,4 +214,4 @@ class TokenSigner:
             issued = datetime.fromtimestamp(int(f[3]), UTC).replace(tzinfo=None) if version == "v2" else None
         except (ValueError, OverflowError, OSError):
             raise TokenError("malformed token payload") from None
-        return SurveyToken(survey_id, survey_type, ans, issued)
+        return SurveyToken(survey_id, survey_type, ans, issued, (f[4] or None) if version == "v2" else None)

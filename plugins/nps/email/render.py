@@ -138,19 +138,20 @@ def list_unsubscribe_headers(template: MessageTemplate, subs: dict[str, str]) ->
 
 def substitutions(
     signer: TokenSigner, survey_id: str, survey_type: str, name: str, company: str, answers: range,
-    issued_at: datetime | None = None,
+    issued_at: datetime | None = None, locale: str | None = None,
 ) -> dict[str, str]:
     """The per-recipient tag values: answer tokens, unsubscribe token, name and company.
 
     The tokens carry ``issued_at`` (default: now, as the invitation goes out), from which the
-    response page counts the days a survey stays open (``web.survey_open_days``)."""
+    response page counts the days a survey stays open (``web.survey_open_days``), and the
+    invitation's ``locale``, the language the page answers in."""
     if "|" in survey_id:
         raise ValueError(f"survey_id {survey_id!r} may not contain '|'")
     if issued_at is None:
         from nps.clock import utcnow
 
         issued_at = utcnow()
-    tokens = signer.sign_all(survey_id, survey_type, answers, issued_at)
+    tokens = signer.sign_all(survey_id, survey_type, answers, issued_at, locale)
     subs = {answer_tag(a): t for a, t in zip(answers, tokens, strict=False)}
     subs[TAG_UNSUBSCRIBE] = tokens[-1]
     subs[TAG_NAME] = name
