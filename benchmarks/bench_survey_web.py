@@ -21,7 +21,6 @@ import asyncio
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -68,9 +67,8 @@ def start_server(tmp: Path, landing: Path, config: Path) -> tuple[subprocess.Pop
 
 def requests(n: int) -> list[tuple[str, bytes]]:
     """(comment id, raw HTTP request) for n answers to n distinct surveys."""
-    from nps.tokens import TokenSigner
+    from nps.tokens import TokenSigner, split_secrets
     from nps.web.guards import FormTokens
-    from nps.tokens import split_secrets
 
     signer, forms = TokenSigner(SECRET), FormTokens(split_secrets(SECRET))
     now = datetime.now(UTC).replace(tzinfo=None)

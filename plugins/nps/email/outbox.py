@@ -13,6 +13,7 @@ import os
 import re
 from datetime import UTC
 from email.headerregistry import Address
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -24,6 +25,9 @@ from nps.email.render import list_unsubscribe_headers, merge
 log = logging.getLogger(__name__)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# Lines up to RFC 5322's 998 characters: a List-Unsubscribe URL with its token is one long word,
+# which the default 78 would turn into an RFC 2047 encoded-word that mail clients do not decode.
+_POLICY = policy.default.clone(max_line_length=998)
 
 
 def outbox_dir() -> Path:
@@ -39,7 +43,7 @@ def build_message(batch: Batch, r: Recipient) -> EmailMessage:
     from nps.clock import utcnow
 
     t = batch.template
-    msg = EmailMessage()
+    msg = EmailMessage(policy=_POLICY)
     msg["Subject"] = merge(t.subject, r.substitutions)
     msg["From"] = Address(display_name=batch.sender_name, addr_spec=batch.sender_email)
     try:
