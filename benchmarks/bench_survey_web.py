@@ -174,6 +174,8 @@ def run(kill_after: float | None = None) -> dict:
 
 
 def main() -> None:
+    print(f"bench survey_web_load_average {os.getloadavg()[0]:.1f} (other jobs on this machine's {os.cpu_count()} cores)",
+          flush=True)
     r = run()
     print(f"bench survey_web_clients {CLIENTS} connections", flush=True)
     print(f"bench survey_web_answers {r['answers']} answers in {SECONDS:.0f} s", flush=True)

@@ -27,7 +27,7 @@ def config_dict(**web) -> dict:
 
 
 def settings(tmp_path: Path, *, sender: str | None = None, comment_max: int | None = None, now: datetime | None = NOW,
-             **web):
+             scanner_window: float = 1.0, **web):
     from nps.config import parse_config
     from nps.web.settings import Settings
 
@@ -41,7 +41,7 @@ def settings(tmp_path: Path, *, sender: str | None = None, comment_max: int | No
         fake = tmp_path / "now.txt"
         fake.write_text(now.isoformat())
     return Settings(secret=SECRET, landing=tmp_path / "landing", config=parse_config(data), rotate_seconds=0.2,
-                    fake_now_file=fake)
+                    fake_now_file=fake, scanner_window_seconds=scanner_window)
 
 
 def answers(landing: Path) -> list[dict]:

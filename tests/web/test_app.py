@@ -90,7 +90,8 @@ def test_changing_the_score_appends_a_later_answer(tmp_path):
 
 def test_a_scanner_fetching_every_link_records_nothing_but_a_person_does(tmp_path):
     links = [SIGNER.sign("S-9", "nps", a, SENT, "en") for a in range(11)]
-    with client(tmp_path) as c:
+    # A 2 s window: eleven GETs through the test client on a busy CI machine may take over 1 s.
+    with client(tmp_path, scanner_window=2.0) as c:
         page = c.app.state.page
         forms = [form_of(c.get("/s", params={"t": t}).text) for t in links]  # all eleven within a second
         # Even a scanner that runs the page's script: every automatic post is held and dropped.
@@ -103,7 +104,7 @@ def test_a_scanner_fetching_every_link_records_nothing_but_a_person_does(tmp_pat
         f = form_of(c.get("/s", params={"t": one}).text)
         t0 = time.monotonic()
         r = c.post("/s", data={**f, "score": "8", "auto": "1"}, headers={"accept": "application/json"})
-        assert r.json() == {"recorded": True} and time.monotonic() - t0 >= 0.9  # held for the scanner window
+        assert r.json() == {"recorded": True} and time.monotonic() - t0 >= 1.9  # held for the scanner window
         # And the button always records, even on a link the scanner fetched.
         assert c.post("/s", data={**forms[10], "score": "10"}).status_code == 200
         assert page.stats["scanner_ignored"] == 3
