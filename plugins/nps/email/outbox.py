@@ -12,8 +12,8 @@ import logging
 import os
 import re
 from datetime import UTC
-from email.headerregistry import Address
 from email import policy
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
