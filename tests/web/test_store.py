@@ -175,3 +175,19 @@ def test_ingestion_loads_the_pages_answers_and_turns_unsubscribes_into_suppressi
     assert [(x["email"], x["reason"], x["contact_id"]) for x in sup] == [("cy.nowak@example.com", "unsubscribe", "P0000003")]
     assert wh.scalar("SELECT SUM(rows_read) - SUM(rows_loaded + rows_quarantined + rows_duplicate) FROM ops.ingest_files") == 0
     assert not list((landing / "responses").glob("*")) or all(p.name.startswith(".") for p in (landing / "responses").iterdir())
+
+
+def test_sigusr1_publishes_the_open_file_now(tmp_path):
+    acked: list[str] = []
+    stop = threading.Event()
+    with server(tmp_path, env={"NPS_WEB_ROTATE_SECONDS": "86400"}) as (base, proc):
+        _post_answers(base, 3, acked, stop)
+        folder = tmp_path / "landing" / "responses"
+        assert len(acked) == 3 and len(list(folder.glob(".web-*.part"))) == 1 and not list(folder.glob("web-*"))
+        os.kill(proc.pid, signal.SIGUSR1)
+        deadline = time.monotonic() + 10
+        while list(folder.glob(".web-*.part")):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        [published] = list(folder.glob("web-*.jsonl"))
+        assert [json.loads(x)["comment"] for x in published.read_text().splitlines()] == acked

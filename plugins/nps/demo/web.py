@@ -20,6 +20,7 @@ import html
 import http.client
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -51,8 +52,9 @@ def _free(port: int) -> bool:
 class Respondent:
     """An HTTP client for the running page, reading its links from the outbox."""
 
-    def __init__(self, base_url: str, clock_file: Path, outbox: Path, landing: Path) -> None:
+    def __init__(self, base_url: str, clock_file: Path, outbox: Path, landing: Path, pid: int | None = None) -> None:
         self.base_url, self.clock_file, self.outbox, self.landing = base_url, clock_file, outbox, landing
+        self.pid = pid
         u = urlsplit(base_url)
         self.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
         self._emls: dict[str, Path] = {}
@@ -147,8 +149,11 @@ class Respondent:
         self.counts["scanned"] += 1
 
     def flush(self, timeout: float = 30.0) -> None:
-        """Wait until the page has handed every answer file to the landing area."""
+        """Have the page hand its answer file to the landing area now (SIGUSR1), and wait for it:
+        one file per simulated day, so every run of the demo tells the same story."""
         folder = self.landing / "responses"
+        if self.pid is not None and list(folder.glob(".web-*.part")):
+            os.kill(self.pid, signal.SIGUSR1)
         deadline = time.monotonic() + timeout
         while list(folder.glob(".web-*.part")):
             if time.monotonic() > deadline:
@@ -168,7 +173,7 @@ def survey_page(work_dir: Path, landing: str, secret: str, outbox: str) -> Itera
     port_file.unlink(missing_ok=True)
     base_config = config_path()
     demo_config = work_dir / "program.yaml"
-    env = {**os.environ, "NPS_TOKEN_SECRET": secret, "NPS_LANDING_URI": landing, "NPS_WEB_ROTATE_SECONDS": "0.3",
+    env = {**os.environ, "NPS_TOKEN_SECRET": secret, "NPS_LANDING_URI": landing, "NPS_WEB_ROTATE_SECONDS": "86400",
            "NPS_WEB_FAKE_NOW_FILE": str(clock), "NPS_PROGRAM_CONFIG": str(demo_config),
            "PYTHONPATH": str(PROJECT_ROOT / "plugins")}
     data = yaml.safe_load(base_config.read_text(encoding="utf-8"))
@@ -192,7 +197,7 @@ def survey_page(work_dir: Path, landing: str, secret: str, outbox: str) -> Itera
         data["program"]["unsubscribe_url"] = f"{base}/unsubscribe"
         demo_config.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
         os.environ["NPS_PROGRAM_CONFIG"] = str(demo_config)  # the invitations link to the running page
-        r = Respondent(f"{base}/s", clock, Path(outbox), Path(landing))
+        r = Respondent(f"{base}/s", clock, Path(outbox), Path(landing), proc.pid)
         try:
             yield r
             r.flush()

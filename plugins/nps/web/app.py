@@ -28,6 +28,7 @@ import asyncio
 import logging
 import posixpath
 import secrets
+import signal
 import time
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -439,6 +440,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette):  # noqa: ANN202
         await page.responses.start()
+        try:  # SIGUSR1: hand the open answer file to ingestion now (operators, the demo)
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGUSR1, lambda: asyncio.ensure_future(page.responses._rotate_now()))  # noqa: SLF001
+        except (RuntimeError, ValueError, NotImplementedError):
+            pass  # not the main thread (tests' in-process client): rotation by time only
         log.info("survey page ready: answers to %s, unsubscribes to %s", page.responses.folder, page.events_dir)
         try:
             yield
