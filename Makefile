@@ -15,13 +15,14 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__DAG_IGNORE_FILE_SYNTAX := glob
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: help venv init demo test test-fast bench ui lint constraints clean
+.PHONY: help venv init demo test test-fast bench ui survey-web lint constraints clean
 
 help:
 	@echo "make demo         set up everything and run the program's DAGs over simulated weeks"
 	@echo "make test         the whole test suite (unit + integration, DuckDB + PostgreSQL)"
 	@echo "make bench        benchmarks (BENCH=name for one: $$(ls benchmarks/bench_*.py | sed 's/.*bench_//; s/\.py//' | tr '\n' ' '))"
 	@echo "make ui           Airflow UI on http://localhost:8080 with the project's DAGs and demo data"
+	@echo "make survey-web   the survey response page on http://127.0.0.1:8090 (WEB_ARGS='--host ... --port ...')"
 	@echo "make lint         ruff (incl. Airflow 3 rules AIR3)"
 	@echo "make constraints  re-resolve requirements.txt into constraints.txt"
 	@echo "make clean        remove the venv, .airflow/ and data/"
@@ -74,6 +75,12 @@ bench: init
 
 ui: init
 	@scripts/airflow-ui.sh
+
+# The customer-facing response page behind the invitation links: its own process, 127.0.0.1 only
+# unless WEB_ARGS says otherwise. Token secret: NPS_TOKEN_SECRET or the nps_survey_token connection.
+survey-web: init
+	@echo "==> survey response page: http://127.0.0.1:8090 (answers to $${NPS_LANDING_URI:-data/landing}); Ctrl-C stops it"
+	@$(BIN)/python -m nps.web $(WEB_ARGS)
 
 lint: venv
 	@$(BIN)/ruff check .

@@ -48,3 +48,16 @@ def test_image_matches_pinned_airflow():
                 if "==" in line and not line.startswith("#"))
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert f"apache/airflow:{pins['apache-airflow']}-python3.11" in dockerfile
+
+
+def test_survey_web_service_needs_only_the_secret_and_the_landing_folder():
+    services = _compose()["services"]
+    web = services["survey-web"]
+    assert web["command"][:3] == ["python", "-m", "nps.web"]
+    env = web["environment"]
+    assert set(env) == {"NPS_TOKEN_SECRET", "NPS_LANDING_URI", "PYTHONPATH"}  # no warehouse, no Airflow
+    assert env["NPS_TOKEN_SECRET"].startswith("${NPS_TOKEN_SECRET")
+    assert env["NPS_LANDING_URI"] == services["airflow-scheduler"]["environment"]["NPS_LANDING_URI"]
+    assert "./data:/opt/airflow/project/data" in web["volumes"]
+    assert web["ports"] == ["127.0.0.1:8090:8090"]  # behind a TLS proxy, never bare on the internet
+    assert "/healthz" in " ".join(web["healthcheck"]["test"])

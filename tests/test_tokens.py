@@ -46,3 +46,53 @@ def test_wrong_secret_rejected():
 def test_short_secret_refused():
     with pytest.raises(TokenError, match="at least 16"):
         TokenSigner("short")
+
+
+def test_v2_carries_issue_time_and_locale_and_v1_still_verifies():
+    from datetime import datetime
+
+    s = TokenSigner(SECRET)
+    sent = datetime(2026, 11, 3, 9, 30, 15)
+    tok = s.sign("S123", "csat", 4, issued_at=sent, locale="pl")
+    assert tok.startswith("v2.")
+    t = s.verify(tok)
+    assert (t.survey_id, t.survey_type, t.answer, t.issued_at, t.locale) == ("S123", "csat", 4, sent, "pl")
+    assert s.fields(tok) == ("S123", "csat", 4, 1793698215, "pl")
+    old = s.sign("S123", "csat", 4)  # a v1 link already in someone's mailbox
+    assert old.startswith("v1.") and s.verify(old) == SurveyToken("S123", "csat", 4)
+    assert s.verify(old).issued_at is None and s.fields(old) == ("S123", "csat", 4, None, None)
+    assert s.sign_all("S123", "csat", range(1, 3), sent, "pl") == [
+        s.sign("S123", "csat", 1, sent, "pl"), s.sign("S123", "csat", 2, sent, "pl"), s.sign("S123", "csat", None, sent, "pl")]
+
+
+def test_a_v1_payload_relabelled_v2_is_refused():
+    s = TokenSigner(SECRET)
+    tok = s.sign("S1", "nps", 9)
+    with pytest.raises(TokenError, match="malformed token payload"):
+        s.verify("v2" + tok[2:])
+    assert s.fields("v2" + tok[2:]) is None
+
+
+@pytest.mark.parametrize("secret", [
+    pytest.param("new-secret-0123456789abcdef,old-secret-0123456789abcdef", id="comma"),
+    pytest.param("new-secret-0123456789abcdef\nold-secret-0123456789abcdef\n", id="newline"),
+    pytest.param(["new-secret-0123456789abcdef", "old-secret-0123456789abcdef"], id="list"),
+])
+def test_rotation_first_secret_signs_all_verify(secret):
+    from nps.tokens import ForgedTokenError
+
+    rotated = TokenSigner(secret)
+    old_tok = TokenSigner("old-secret-0123456789abcdef").sign("S1", "nps", 7)
+    assert rotated.verify(old_tok) == SurveyToken("S1", "nps", 7)
+    assert rotated.fields(old_tok) == ("S1", "nps", 7, None, None)
+    assert rotated.sign("S1", "nps", 7) == TokenSigner("new-secret-0123456789abcdef").sign("S1", "nps", 7)
+    with pytest.raises(ForgedTokenError):
+        TokenSigner("old-secret-0123456789abcdef").verify(rotated.sign("S1", "nps", 7))
+    assert "secret-" not in repr(rotated)
+
+
+def test_each_rotated_secret_must_be_long_enough():
+    with pytest.raises(TokenError, match="at least 16"):
+        TokenSigner("new-secret-0123456789abcdef,short")
+    with pytest.raises(TokenError, match="empty"):
+        TokenSigner(" , \n")

@@ -117,6 +117,15 @@ class Dispatch(_Strict):
     sandbox_mode: bool = False
 
 
+class Web(_Strict):
+    """The survey response page (nps.web); every key is optional."""
+
+    survey_open_days: Annotated[int, Field(ge=1, le=365)] = 30  # from the day the invitation was sent
+    rate_limit_per_address: Annotated[int, Field(ge=1)] = 300  # requests a minute from one IP address
+    rate_limit_per_token: Annotated[int, Field(ge=1)] = 30  # requests a minute for one survey
+    max_request_bytes: Annotated[int, Field(ge=1024, le=10_000_000)] = 65_536
+
+
 class Sender(_Strict):
     name: str
     email: str
@@ -171,6 +180,7 @@ class ProgramConfig(_Strict):
     common_touchpoints: dict[str, TouchpointRule] = Field(default_factory=dict)
     fatigue: Fatigue = Fatigue()
     dispatch: Dispatch = Dispatch()
+    web: Web = Web()
     reports: Reports = Reports()
     themes: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
 

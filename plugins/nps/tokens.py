@@ -1,25 +1,54 @@
 """Signed survey tokens: what every link in an invitation carries.
 
-A token names the survey (``survey_id``), its type and, for one-click answer links, the answer.
-It is ``v1.<payload>.<signature>``: the payload is URL-safe base64 of ``survey_id|type|answer``
-and the signature is HMAC-SHA256 of the payload under the program's secret, so it cannot be
-forged or altered without the secret. The secret lives in the Airflow connection
-``nps_survey_token`` (password) or the environment; never in the repository.
+A token names the survey (``survey_id``), its type, for one-click answer links the answer, and
+since v2 the time it was issued (when the invitation was sent), so the response page can tell an
+expired link from a fresh one without a warehouse:
+
+- ``v1.<payload>.<signature>``, payload = URL-safe base64 of ``survey_id|type|answer``;
+- ``v2.<payload>.<signature>``, payload = URL-safe base64 of ``survey_id|type|answer|issued|locale``
+  (``issued`` in Unix seconds, UTC; ``locale`` the invitation's language, may be empty), so the
+  page speaks the invitation's language.
+
+The signature is HMAC-SHA256 of the payload under the program's secret, so a token cannot be
+forged or altered without the secret. New tokens are v2; v1 tokens (already in people's
+mailboxes) still verify and simply carry no issue time.
+
+**Secret rotation.** The secret may be a list: ``TokenSigner(["new", "old"])`` or one string
+with the secrets separated by commas or newlines (``"new,old"``, as the ``nps_survey_token``
+connection's password or ``NPS_TOKEN_SECRET`` holds it). The first secret signs; every secret
+verifies. To rotate: put the new secret first, keep the old one until the surveys it signed
+have closed, then drop it. Each secret is at least 16 characters and contains no comma or
+line break. The secret lives in the Airflow connection ``nps_survey_token`` or the environment;
+never in the repository.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-VERSION = "v1"
+VERSION = "v2"
+VERSIONS = ("v1", "v2")
 SURVEY_TYPES = ("nps", "csat", "ces")
+
+_SPLIT = re.compile(r"[,\r\n]+")
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+_EPOCH = datetime(1970, 1, 1)
 
 
 class TokenError(ValueError):
     """A token that is malformed, forged or altered."""
+
+
+class ForgedTokenError(TokenError):
+    """A well-formed token whose signature no configured secret produced: forged or altered."""
 
 
 @dataclass(frozen=True)
@@ -27,62 +56,162 @@ class SurveyToken:
     survey_id: str
     survey_type: str
     answer: int | None = None
+    # When the link was issued (naive UTC); None for v1 tokens. Not part of equality: two tokens
+    # for the same survey and answer say the same thing, whenever they were issued.
+    issued_at: datetime | None = field(default=None, compare=False)
+    locale: str | None = field(default=None, compare=False)
 
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+def _b64_bytes(data: bytes) -> bytes:
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+
+
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _secret_bytes(secret: str | bytes) -> bytes:
-    key = secret.encode("utf-8") if isinstance(secret, str) else secret
-    if len(key) < 16:
-        raise TokenError("the token secret must be at least 16 characters long")
-    return key
+def split_secrets(secret: str | bytes | Iterable[str | bytes]) -> list[bytes]:
+    """The secrets in signing order: a list, or one string separated by commas or newlines."""
+    if isinstance(secret, bytes):
+        items: list[str | bytes] = [secret]
+    elif isinstance(secret, str):
+        items = [s.strip() for s in _SPLIT.split(secret)]
+        items = [s for s in items if s]
+    else:
+        items = list(secret)
+    if not items:
+        raise TokenError("the token secret is empty")
+    keys = []
+    for s in items:
+        key = s.encode("utf-8") if isinstance(s, str) else bytes(s)
+        if len(key) < 16:
+            raise TokenError("the token secret must be at least 16 characters long")
+        keys.append(key)
+    return keys
+
+
+def _epoch_seconds(dt: datetime) -> int:
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return int((dt - _EPOCH).total_seconds())
+
+
+def _check(survey_id: str, survey_type: str, locale: str | None) -> None:
+    if survey_type not in SURVEY_TYPES:
+        raise TokenError(f"unknown survey type {survey_type!r}")
+    if "|" in survey_id:
+        raise TokenError("survey_id may not contain '|'")
+    if locale and ("|" in locale or len(locale) > 16):
+        raise TokenError(f"locale {locale!r} is not a language tag")
 
 
 class TokenSigner:
-    """Signs and verifies survey tokens with one secret (reuse one instance: it caches the key)."""
+    """Signs with the first secret and verifies with any (reuse one instance: it caches the keys)."""
 
-    def __init__(self, secret: str | bytes) -> None:
-        self._key = _secret_bytes(secret)
+    def __init__(self, secret: str | bytes | Sequence[str | bytes]) -> None:
+        self._keys = split_secrets(secret)
+        self._key = self._keys[0]  # the signing key
         self._mac = hmac.new(self._key, digestmod=hashlib.sha256)
+
+    def __repr__(self) -> str:  # never shows a secret
+        return f"TokenSigner({len(self._keys)} secret{'s' if len(self._keys) != 1 else ''})"
 
     def _sign(self, payload: str) -> str:
         mac = self._mac.copy()
         mac.update(payload.encode("ascii"))
         return _b64(mac.digest())
 
-    def sign(self, survey_id: str, survey_type: str, answer: int | None = None) -> str:
-        if survey_type not in SURVEY_TYPES:
-            raise TokenError(f"unknown survey type {survey_type!r}")
-        if "|" in survey_id:
-            raise TokenError("survey_id may not contain '|'")
+    def sign(self, survey_id: str, survey_type: str, answer: int | None = None,
+             issued_at: datetime | None = None, locale: str | None = None) -> str:
+        """A token for the survey (and answer); v2 with ``issued_at``, v1 without."""
+        _check(survey_id, survey_type, locale)
         raw = f"{survey_id}|{survey_type}|{'' if answer is None else int(answer)}"
+        if issued_at is None:
+            version = "v1"
+        else:
+            version, raw = "v2", f"{raw}|{_epoch_seconds(issued_at)}|{locale or ''}"
         payload = _b64(raw.encode("utf-8"))
-        return f"{VERSION}.{payload}.{self._sign(payload)}"
+        return f"{version}.{payload}.{self._sign(payload)}"
+
+    def sign_all(self, survey_id: str, survey_type: str, answers: Iterable[int],
+                 issued_at: datetime | None = None, locale: str | None = None) -> list[str]:
+        """One token per answer, then the answer-less one (unsubscribe), through one-shot HMAC
+        calls: an invitation needs up to 12 tokens and dispatch signs millions."""
+        _check(survey_id, survey_type, locale)
+        prefix = f"{survey_id}|{survey_type}|".encode()
+        if issued_at is None:
+            version, suffix = b"v1.", b""
+        else:
+            version, suffix = b"v2.", f"|{_epoch_seconds(issued_at)}|{locale or ''}".encode()
+        key, digest, sha256 = self._key, hmac.digest, hashlib.sha256
+        out = []
+        for raw in [prefix + str(int(a)).encode() + suffix for a in answers] + [prefix + suffix]:
+            payload = _b64_bytes(raw)
+            out.append((version + payload + b"." + _b64_bytes(digest(key, payload, sha256))).decode("ascii"))
+        return out
+
+    def fields(self, token: str) -> tuple[str, str, int | None, int | None, str | None] | None:
+        """(survey_id, type, answer, issued Unix seconds, locale) of a genuine, well-formed token, else
+        None. The fast path for bulk checks; ``verify`` says why a token is refused."""
+        if not isinstance(token, str) or token[:3] not in ("v1.", "v2.") or token != token.strip():
+            return None
+        parts = token.split(".")
+        if len(parts) != 3:
+            return None
+        try:
+            payload, signature = parts[1].encode("ascii"), parts[2].encode("ascii")
+        except UnicodeEncodeError:
+            return None
+        for key in self._keys:
+            if hmac.compare_digest(_b64_bytes(hmac.digest(key, payload, "sha256")), signature):
+                break
+        else:
+            return None
+        try:
+            raw = binascii.a2b_base64(payload.translate(_FROM_URLSAFE) + b"=" * (-len(payload) % 4)).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        f = raw.split("|")
+        if len(f) != (3 if parts[0] == "v1" else 5) or f[1] not in SURVEY_TYPES:
+            return None
+        try:
+            answer = int(f[2]) if f[2] else None
+            issued = int(f[3]) if len(f) == 5 else None
+        except ValueError:
+            return None
+        return f[0], f[1], answer, issued, (f[4] or None) if len(f) == 5 else None
 
     def verify(self, token: str) -> SurveyToken:
-        """Return the token's content, or raise TokenError saying why it is not genuine."""
+        """Return the token's content, or raise TokenError saying why it is not genuine
+        (ForgedTokenError when it is well formed but no secret signed it)."""
         if not isinstance(token, str) or not token:
             raise TokenError("missing token")
         parts = token.strip().split(".")
-        if len(parts) != 3 or parts[0] != VERSION:
-            raise TokenError("malformed token (expected v1.<payload>.<signature>)")
-        _, payload, signature = parts
+        if len(parts) != 3 or parts[0] not in VERSIONS:
+            raise TokenError("malformed token (expected v2.<payload>.<signature>)")
+        version, payload, signature = parts
         try:
-            expected = self._sign(payload)
+            payload_b, signature_b = payload.encode("ascii"), signature.encode("ascii")
         except UnicodeEncodeError:
             raise TokenError("malformed token (non-ASCII characters)") from None
-        if not hmac.compare_digest(expected, signature):
-            raise TokenError("invalid signature: the token was forged or altered")
+        if not any(hmac.compare_digest(_b64_bytes(hmac.digest(k, payload_b, "sha256")), signature_b) for k in self._keys):
+            raise ForgedTokenError("invalid signature: the token was forged or altered")
         try:
-            survey_id, survey_type, answer = _unb64(payload).decode("utf-8").split("|")
-        except ValueError:
+            f = _unb64(payload).decode("utf-8").split("|")
+        except (ValueError, binascii.Error):
             raise TokenError("malformed token payload") from None
+        if len(f) != (3 if version == "v1" else 5):
+            raise TokenError("malformed token payload")
+        survey_id, survey_type, answer = f[:3]
         if survey_type not in SURVEY_TYPES:
             raise TokenError(f"token names an unknown survey type {survey_type!r}")
-        return SurveyToken(survey_id, survey_type, int(answer) if answer else None)
+        try:
+            ans = int(answer) if answer else None
+            issued = datetime.fromtimestamp(int(f[3]), UTC).replace(tzinfo=None) if version == "v2" else None
+        except (ValueError, OverflowError, OSError):
+            raise TokenError("malformed token payload") from None
+        return SurveyToken(survey_id, survey_type, ans, issued, (f[4] or None) if version == "v2" else None)

@@ -29,7 +29,12 @@ def test_writes_standard_eml(tmp_path, program_config):
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
     assert text.startswith("Dzień dobry Zofia,")
-    assert html.count('href="https://feedback.example.com/s?t=v1.') == 7
+    assert html.count('href="https://feedback.example.com/s?t=v2.') == 7
+    # RFC 8058 one-click unsubscribe: the recipient's own unsubscribe URL, exactly.
+    assert msg["List-Unsubscribe"] == f"<https://feedback.example.com/unsubscribe?t={r.substitutions['%nps_unsub%']}>"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    raw = path.read_bytes()  # verbatim on one line, never an RFC 2047 encoded-word
+    assert f"\nList-Unsubscribe: <https://feedback.example.com/unsubscribe?t={r.substitutions['%nps_unsub%']}>\n".encode() in raw
     assert out.delivered("2026-10-05T0600", ["transactional/ces/2026-Q4/P1/E9", "other"]) == {"transactional/ces/2026-Q4/P1/E9"}
     assert not list(tmp_path.rglob("*.tmp"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import pytest
 
@@ -67,7 +68,10 @@ def test_merge_does_not_rescan_values():
 @pytest.mark.parametrize("survey_type", ["nps", "csat", "ces"])
 def test_fast_signing_is_byte_identical_to_the_token_signer(survey_type):
     lo, hi = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}[survey_type]
-    subs = substitutions(SIGNER, "S0123456789abcdef01234567", survey_type, "A", "B", range(lo, hi + 1))
+    sent = datetime(2026, 11, 3, 9, 30)
+    subs = substitutions(SIGNER, "S0123456789abcdef01234567", survey_type, "A", "B", range(lo, hi + 1), sent, "pl")
     for a in range(lo, hi + 1):
-        assert subs[f"%nps_t{a}%"] == SIGNER.sign("S0123456789abcdef01234567", survey_type, a)
-    assert subs["%nps_unsub%"] == SIGNER.sign("S0123456789abcdef01234567", survey_type, None)
+        assert subs[f"%nps_t{a}%"] == SIGNER.sign("S0123456789abcdef01234567", survey_type, a, sent, "pl")
+    assert subs["%nps_unsub%"] == SIGNER.sign("S0123456789abcdef01234567", survey_type, None, sent, "pl")
+    t = SIGNER.verify(subs["%nps_unsub%"])
+    assert (t.issued_at, t.locale) == (sent, "pl")

@@ -57,6 +57,21 @@ def test_exact_payload_headers_and_message_id():
     assert hook.requests == 1 and hook.retries == 0
 
 
+def test_list_unsubscribe_headers_per_recipient():
+    tmpl = MessageTemplate("csat", "en", "How satisfied?", "Hi", "<p>Hi</p>",
+                           list_unsubscribe="<https://feedback.example.com/unsubscribe?t=%nps_unsub%>")
+    r = Recipient("K1", "S001", "p1@a1.example.com", "", {"%nps_unsub%": "v2.UzAwMQ.sig"})
+    payload = build_payload(Batch("b1", tmpl, [r], "f", "Acme CS", "feedback@example.com"))
+    # SendGrid substitutes tags in content and subject only, so each personalization carries its URL.
+    assert payload["personalizations"] == [{
+        "to": [{"email": "p1@a1.example.com"}],
+        "substitutions": {"%nps_unsub%": "v2.UzAwMQ.sig"},
+        "custom_args": {"survey_id": "S001", "send_key": "K1"},
+        "headers": {"List-Unsubscribe": "<https://feedback.example.com/unsubscribe?t=v2.UzAwMQ.sig>",
+                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+    }]
+
+
 def test_sandbox_mode_by_config_or_connection_extra(program_config):
     assert build_payload(_batch(1), sandbox=True)["mail_settings"] == {"sandbox_mode": {"enable": True}}
     assert "mail_settings" not in build_payload(_batch(1))

@@ -52,6 +52,8 @@ def test_sends_each_invitation(sink, program_config):
     assert [r for r, _ in sink.messages] == [["p1@a1.example.com"], ["p2@a1.example.com"]]
     msg = email.message_from_bytes(sink.messages[0][1], policy=policy.default)
     assert msg["Message-ID"] == "<S1@example.com>" and msg["X-NPS-Send-Key"] == "relationship/nps/2026-Q4/P1"
+    assert msg["List-Unsubscribe"] == f"<https://feedback.example.com/unsubscribe?t={rs[0].substitutions['%nps_unsub%']}>"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
 def test_unreachable_server_is_transient(program_config):

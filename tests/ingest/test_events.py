@@ -86,7 +86,7 @@ def test_event_batches_with_duplicates(ledger, landing):
         (9, "event_timestamp", "timestamp None is not a Unix time in seconds"),
         (10, "event_unknown", "unknown event type 'teleported' (known: processed, deferred, delivered, bounce, dropped, "
                               "open, click, spamreport, unsubscribe, group_unsubscribe, group_resubscribe)"),
-        (11, "event_email", "a spamreport event without an email address cannot suppress anyone"),
+        (11, "event_email", "a spamreport event without an email address or survey cannot suppress anyone"),
         (12, "event_format", "event 12 is a JSON str, not an object"),
     ]
     # The unsubscribe without sg_event_id got the send key from the ledger and a hash key.

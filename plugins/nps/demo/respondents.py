@@ -12,6 +12,12 @@ delivered, opens, clicks, about 2% bounces, a few unsubscribes and spam reports,
 duplicated events (the webhook retries). About 1% of answer rows are bad on purpose (a tampered
 token, a score off the scale, a score in words) so the quarantine has something to show.
 The same day and seed always write byte-identical files.
+
+With ``web`` (a ``nps.demo.web.Respondent``, what ``make demo`` passes), the answers and the
+unsubscribes go instead through the running response page over HTTP, from the links in the
+outbox: the page writes them to the landing area as it would for a customer; the bad rows become
+an edited link (refused and logged as forged) or an off-scale score (refused); and each day a link
+scanner fetches every link of one email (nothing recorded). SendGrid's own events stay files.
 """
 
 from __future__ import annotations
@@ -119,7 +125,7 @@ def _epoch(dt: datetime) -> int:
     return int((dt - datetime(1970, 1, 1)).total_seconds())
 
 
-def simulate_day(warehouse, landing_uri: str, day: date, secret: str, seed: int = 7) -> dict[str, int]:  # noqa: ANN001
+def simulate_day(warehouse, landing_uri: str, day: date, secret: str, seed: int = 7, web=None) -> dict[str, int]:  # noqa: ANN001
     """Write the day's answers and email events into the landing area; returns counts."""
     signer = TokenSigner(secret)
     day_start = datetime.combine(day, time(0, 0))
@@ -145,10 +151,14 @@ def simulate_day(warehouse, landing_uri: str, day: date, secret: str, seed: int 
             clicked = score if _u(seed, "clicked", sid) > 0.1 else min(hi, max(lo, score + 1))
             row = {"token": signer.sign(sid, stype, clicked), "score": str(score),
                    "comment": _comment(inv, stype, score, seed), "responded_at": _ts(when), "locale": inv["locale"]}
+            if web is not None:
+                row.update(send_key=inv["send_key"], clicked=clicked, when=when, bad_kind=None)
             u_bad = _u(seed, "bad", sid)
             if u_bad < 0.01:
                 bad += 1
                 kind = int(_u(seed, "badkind", sid) * 3)
+                if web is not None:
+                    row["bad_kind"] = kind
                 if kind == 0:  # someone edited the link
                     t = row["token"]
                     row["token"] = t[:-1] + ("A" if t[-1] != "A" else "B")
@@ -158,7 +168,13 @@ def simulate_day(warehouse, landing_uri: str, day: date, secret: str, seed: int 
                     row["score"] = "ten" if inv["locale"] != "pl" else "dziesięć"
             answers.append(row)
         if day_start <= sent_at < day_end:
-            events.extend(_events(inv, sent_at, day_end, bounced, dropped, answers_it, seed))
+            events.extend(_events(inv, sent_at, day_end, bounced, dropped, answers_it, seed, web is not None))
+            if web is not None and not (bounced or dropped) and _u(seed, "unsub", sid) < 0.006:
+                web.unsubscribe(inv["send_key"], min(sent_at + timedelta(hours=2), day_end - timedelta(seconds=1)),
+                                one_click=_u(seed, "oneclick", sid) < 0.5)
+    if web is not None:
+        return _through_the_page(web, invitations, answers, day_start, day_end, bad, len(events), events, landing_uri,
+                                 day)
     answers.sort(key=lambda r: (r["responded_at"], r["token"]))
     root = Landing(landing_uri).root
     if answers:
@@ -175,7 +191,7 @@ def simulate_day(warehouse, landing_uri: str, day: date, secret: str, seed: int 
 
 
 def _events(inv: dict, sent_at: datetime, day_end: datetime, bounced: bool, dropped: bool, answered: bool,
-            seed: int) -> list[dict]:
+            seed: int, web: bool = False) -> list[dict]:
     sid = inv["survey_id"]
     last = day_end - timedelta(seconds=1)
 
@@ -201,11 +217,35 @@ def _events(inv: dict, sent_at: datetime, day_end: datetime, bounced: bool, drop
                     out.append(ev("click", opened + timedelta(minutes=1), url="https://feedback.example.com/s"))
             u = _u(seed, "unsub", sid)
             if u < 0.006:
-                out.append(ev("unsubscribe", sent_at + timedelta(hours=2)))
+                if not web:  # with the response page, people unsubscribe there (simulate_day)
+                    out.append(ev("unsubscribe", sent_at + timedelta(hours=2)))
             elif u < 0.009:
                 out.append(ev("spamreport", sent_at + timedelta(hours=2)))
     dupes = [e for e in out if _u(seed, f"dup:{e['event']}", sid) < 0.03]
     return out + dupes
+
+
+def _through_the_page(web, invitations: list[dict], answers: list[dict], day_start: datetime, day_end: datetime,  # noqa: ANN001
+                      bad: int, n_events: int, events: list[dict], landing_uri: str, day: date) -> dict[str, int]:
+    """The day's answers over HTTP in time order, a link scanner on the day's first invitation,
+    and SendGrid's events as a file; the page writes the answers."""
+    recorded_before = web.counts["recorded"]
+    firsts = sorted((i for i in invitations if i["sent_at"] is not None and day_start <= i["sent_at"] < day_end),
+                    key=lambda i: (i["sent_at"], i["survey_id"]))
+    if firsts:
+        web.scan(firsts[0]["send_key"], firsts[0]["sent_at"] + timedelta(minutes=1))
+    for row in sorted(answers, key=lambda r: (r["when"], r["send_key"])):
+        score = int(row["score"]) if str(row["score"]).lstrip("-").isdigit() else 0
+        web.answer(row["send_key"], row["clicked"], score, row["comment"], row["when"], bad=row["bad_kind"],
+                   lang=row["locale"] or "en")
+    if events:
+        events.sort(key=lambda e: (e["timestamp"], e["sg_event_id"], e["event"]))
+        root = Landing(landing_uri).root
+        (root / "events").mkdir(parents=True, exist_ok=True)
+        (root / f"events/{day.isoformat()}.json").write_bytes(
+            (json.dumps(events, ensure_ascii=False, sort_keys=True, indent=1) + "\n").encode("utf-8"))
+    web.flush()
+    return {"responses": web.counts["recorded"] - recorded_before, "bad_rows": bad, "events": n_events}
 
 
 def _csv(rows: list[dict]) -> bytes:

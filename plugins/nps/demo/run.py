@@ -125,6 +125,7 @@ class Runner:
         self.start, self.days, self.accounts, self.ingest_every = start, days, accounts, ingest_every
         self.dags: dict = {}
         self.timings: dict[str, list[float]] = {}
+        self.stack = contextlib.ExitStack()  # the survey page the respondents answer through
 
     # -- set-up ------------------------------------------------------------------------------
     def prepare(self):
@@ -221,6 +222,11 @@ class Runner:
             simulate_day = None
         with airflow_output_to_log():
             secret = token_secret()
+        from nps.demo.web import survey_page
+
+        web = self.stack.enter_context(survey_page(DEMO_DIR, os.environ["NPS_LANDING_URI"], secret, os.environ["NPS_OUTBOX_DIR"]))
+        say("survey page the invitations link to the response page (python -m nps.web on a loopback port); "
+            "respondents answer there over HTTP")
         say(f"simulating  {self.days} days from {self.start:%Y-%m-%d}: dispatch daily, ingest every {self.ingest_every} days")
         for i in range(self.days):
             day = self.start + timedelta(days=i)
@@ -230,7 +236,7 @@ class Runner:
             sent = self.count("SELECT COUNT(*) FROM ops.survey_invitations WHERE status = 'sent'") - before
             line = f"  {day:%a %Y-%m-%d}  dispatch: {sent:4d} invitations sent" if ran else f"  {day:%Y-%m-%d}"
             if simulate_day is not None:
-                got = simulate_day(self.wh, os.environ["NPS_LANDING_URI"], day, secret)
+                got = simulate_day(self.wh, os.environ["NPS_LANDING_URI"], day, secret, web=web)
                 line += f" | respondents: {got.get('responses', 0):3d} answers, {got.get('events', 0):4d} email events"
             if (i + 1) % self.ingest_every == 0 or i == self.days - 1:
                 evening = datetime(day.year, day.month, day.day, 23, 0)
@@ -256,6 +262,7 @@ class Runner:
         say(f"  email outbox   {os.environ['NPS_OUTBOX_DIR']}  (.eml files, one folder per run)")
         say(f"  landing area   {os.environ['NPS_LANDING_URI']}  (archive/, rejected/)")
         say(f"  airflow log    {AIRFLOW_LOG}")
+        say(f"  survey page    {DEMO_DIR / 'survey-web.log'}; `make survey-web` serves the outbox's links again")
         runs = sum(len(v) for v in self.timings.values())
         say(f"  airflow runs   {runs} DAG runs recorded in .airflow/airflow.db; browse them with `make ui`")
 
@@ -281,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"demo failed: {err}")
         return 1
     finally:
+        runner.stack.close()
         os.environ.pop("NPS_FAKE_NOW", None)
     say(f"== demo finished in {time.monotonic() - t0:.0f} s")
     return 0

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 from datetime import UTC
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -19,11 +20,14 @@ from pathlib import Path
 
 from nps import DATA_DIR
 from nps.email.base import Batch, PermanentSendError, Recipient
-from nps.email.render import merge
+from nps.email.render import list_unsubscribe_headers, merge
 
 log = logging.getLogger(__name__)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# Lines up to RFC 5322's 998 characters: a List-Unsubscribe URL with its token is one long word,
+# which the default 78 would turn into an RFC 2047 encoded-word that mail clients do not decode.
+_POLICY = policy.default.clone(max_line_length=998)
 
 
 def outbox_dir() -> Path:
@@ -39,7 +43,7 @@ def build_message(batch: Batch, r: Recipient) -> EmailMessage:
     from nps.clock import utcnow
 
     t = batch.template
-    msg = EmailMessage()
+    msg = EmailMessage(policy=_POLICY)
     msg["Subject"] = merge(t.subject, r.substitutions)
     msg["From"] = Address(display_name=batch.sender_name, addr_spec=batch.sender_email)
     try:
@@ -50,6 +54,8 @@ def build_message(batch: Batch, r: Recipient) -> EmailMessage:
     msg["Message-ID"] = f"<{r.survey_id}@{batch.sender_email.rsplit('@', 1)[-1]}>"  # what the ledger records
     msg["X-NPS-Send-Key"] = r.send_key
     msg["X-NPS-Survey-Id"] = r.survey_id
+    for name, value in list_unsubscribe_headers(t, r.substitutions).items():
+        msg[name] = value
     msg.set_content(merge(t.text, r.substitutions))
     msg.add_alternative(merge(t.html, r.substitutions), subtype="html")
     return msg

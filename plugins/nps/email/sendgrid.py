@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nps.email.base import Batch, PermanentSendError, TransientSendError, UncertainSendError
+from nps.email.render import list_unsubscribe_headers
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +41,16 @@ def build_payload(batch: Batch, *, sandbox: bool = False) -> dict[str, Any]:
         to: dict[str, str] = {"email": r.email}
         if r.name:
             to["name"] = r.name
-        personalizations.append(
-            {
-                "to": [to],
-                "substitutions": r.substitutions,
-                "custom_args": {"survey_id": r.survey_id, "send_key": r.send_key},
-            }
-        )
+        p: dict[str, Any] = {
+            "to": [to],
+            "substitutions": r.substitutions,
+            "custom_args": {"survey_id": r.survey_id, "send_key": r.send_key},
+        }
+        # SendGrid does not substitute tags in headers: each recipient gets its own URL.
+        headers = list_unsubscribe_headers(t, r.substitutions)
+        if headers:
+            p["headers"] = headers
+        personalizations.append(p)
     payload: dict[str, Any] = {
         "from": {"email": batch.sender_email, "name": batch.sender_name},
         "subject": t.subject,

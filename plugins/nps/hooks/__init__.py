@@ -31,8 +31,9 @@ def get_warehouse():
 
 
 def token_secret() -> str:
-    """The secret that signs survey links."""
-    return SurveyTokenHook().get_secret()
+    """The survey-link secrets as ``TokenSigner`` takes them: comma-separated, the signing one first
+    and, during a rotation, the older ones that still verify."""
+    return ",".join(SurveyTokenHook().get_secrets())
 
 
 __all__ = [

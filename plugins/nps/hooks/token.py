@@ -68,4 +68,4 @@ class SurveyTokenHook(BaseHook):
         """A ``nps.tokens.TokenSigner`` with the signing secret."""
         from nps.tokens import TokenSigner
 
-        return TokenSigner(self.get_secret())
+        return TokenSigner(self.get_secrets())  # the first signs, every one verifies (rotation)

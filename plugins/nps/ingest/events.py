@@ -11,7 +11,9 @@ object is accepted too). Per file, in one transaction:
 - ``ops.survey_invitations.delivery_status`` is recomputed for the invitations the file touched
   (bounce/dropped win; otherwise the latest event);
 - bounce, dropped, spamreport, unsubscribe and group_unsubscribe add the address to
-  ``ops.suppressions`` (one row per address and reason), which cohort selection excludes;
+  ``ops.suppressions`` (one row per address and reason), which cohort selection excludes; an
+  event with a survey but no address (the response page's unsubscribes, ``events/web-*.json``)
+  suppresses the address of the survey's contact, found through the ledger;
 - malformed events (no event type, unknown type, no timestamp) are quarantined with their
   position in the array as ``line_number``.
 """
@@ -93,8 +95,9 @@ def normalise(ev, position: int) -> tuple[dict | None, str | None, str | None]: 
     except (ValueError, TypeError, OverflowError, OSError):
         return None, "event_timestamp", f"timestamp {ts!r} is not a Unix time in seconds"
     email = _text(ev.get("email"))
-    if kind in SUPPRESSING and email is None:
-        return None, "event_email", f"a {kind} event without an email address cannot suppress anyone"
+    if kind in SUPPRESSING and email is None and not (_text(ev.get("survey_id")) or _text(ev.get("send_key"))):
+        # The response page records an unsubscribe by survey only; the ledger names the contact.
+        return None, "event_email", f"a {kind} event without an email address or survey cannot suppress anyone"
     row = {
         "event_key": event_key(ev),
         "send_key": _text(ev.get("send_key")),

@@ -83,9 +83,8 @@ class IngestResponsesOperator(_IngestOperator):
         except ConnectionMissingError as err:
             raise self.fail_fast(err) from None
         with self.warehouse_hook.warehouse() as wh:
-            # Verification with every secret of a rotation arrives with nps.tokens' key list (issue 12);
-            # until then the signing secret verifies.
-            results = ingest_responses(wh, self.landing(), secret=secrets[0], config=config)
+            # Every secret of a rotation verifies (nps.tokens splits the comma-separated list).
+            results = ingest_responses(wh, self.landing(), secret=",".join(secrets), config=config)
         summary = summarise(results)
         self.log.info("response files: %d, rows read %d = loaded %d + quarantined %d + duplicates %d; rejected files: %d",
                       len(summary["files"]), summary["rows_read"], summary["rows_loaded"], summary["rows_quarantined"],

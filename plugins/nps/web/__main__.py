@@ -1,0 +1,71 @@
+"""Run the survey response page: ``python -m nps.web [--host 127.0.0.1] [--port 8090]``.
+
+Binds 127.0.0.1 unless told otherwise (put a TLS-terminating proxy or load balancer in front for
+the internet, and pass ``--proxy-headers --forwarded-allow-ips=<proxy>`` so rate limits see the
+real client). ``--port 0`` picks a free port; ``--port-file`` receives the port once the server
+listens (tests, the demo). Uvicorn's access log is off: it would log every token; the page logs
+what matters without them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import socket
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m nps.web", description=__doc__.splitlines()[0])
+    ap.add_argument("--host", default=os.environ.get("NPS_WEB_HOST", "127.0.0.1"))
+    ap.add_argument("--port", type=int, default=int(os.environ.get("NPS_WEB_PORT", "8090")))
+    ap.add_argument("--port-file", help="write the listening port here once ready")
+    ap.add_argument("--proxy-headers", action="store_true", help="trust X-Forwarded-For/-Proto from --forwarded-allow-ips")
+    ap.add_argument("--forwarded-allow-ips", default="127.0.0.1")
+    ap.add_argument("--log-level", default=os.environ.get("NPS_WEB_LOG_LEVEL", "info"))
+    args = ap.parse_args(argv)
+
+    import uvicorn
+
+    from nps.web.app import create_app
+    from nps.web.settings import Settings, SettingsError
+
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        app = create_app(Settings.from_env())
+    except SettingsError as err:
+        print(f"survey-web cannot start: {err}", file=sys.stderr)
+        return 2
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, access_log=False, log_level=args.log_level, proxy_headers=args.proxy_headers,
+                            forwarded_allow_ips=args.forwarded_allow_ips, server_header=False,
+                            timeout_keep_alive=30, limit_concurrency=4096, h11_max_incomplete_event_size=16384)
+    server = uvicorn.Server(config)
+
+    async def serve() -> None:
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not task.done():
+            await asyncio.sleep(0.02)
+        if args.port_file and server.started:
+            tmp = f"{args.port_file}.tmp"
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(f"{port}\n")
+            os.replace(tmp, args.port_file)
+        logging.getLogger("nps.web").info("survey page listening on http://%s:%d", args.host, port)
+        await task
+
+    asyncio.run(serve())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
