@@ -9,6 +9,7 @@ process that outlived it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -98,42 +99,44 @@ class AirflowStack:
         raise RuntimeError(f"the API server did not answer within {timeout:.0f} s:\n{self.tail()}")
 
     def stop(self, timeout: float = 90) -> list[str]:
-        """Ctrl-C the whole stack; return the command lines of processes still alive afterwards."""
+        """Ctrl-C the stack; return the command lines of its processes still alive afterwards."""
         if self.proc is None:
             return []
-        pgid = self.proc.pid
+        sid = self.proc.pid  # start_new_session: the script leads its own session
         try:
-            os.killpg(pgid, signal.SIGINT)
+            os.killpg(sid, signal.SIGINT)  # what Ctrl-C in a terminal sends to the foreground group
         except ProcessLookupError:
             pass
         deadline = time.monotonic() + timeout
-        left = self.group_processes(pgid)
+        left = self.session_processes(sid)
         while left and time.monotonic() < deadline:
             time.sleep(1)
-            left = self.group_processes(pgid)
+            left = self.session_processes(sid)
         if left:
-            os.killpg(pgid, signal.SIGKILL)
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         self.proc.wait(timeout=30)
         self._log.close()
         if self.keep_log_as is not None:  # kept as a test artifact for whoever reads a failure
             self.keep_log_as.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.log_path, self.keep_log_as)
         self.proc = None
-        return left
+        return sorted(left.values())
 
     @staticmethod
-    def group_processes(pgid: int) -> list[str]:
-        """Command lines of the live (not zombie) processes in a process group."""
-        alive = []
+    def session_processes(sid: int) -> dict[int, str]:
+        """The live (not zombie) processes of a session, by pid, with their command lines."""
+        alive = {}
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
                 text = stat.read_text()
-            except OSError:
+                fields = text.rsplit(")", 1)[1].split()
+                if fields[0] != "Z" and int(fields[3]) == sid:
+                    cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                    alive[int(stat.parent.name)] = cmd.strip()
+            except (OSError, IndexError, ValueError):
                 continue
-            fields = text.rsplit(")", 1)[1].split()
-            if fields[0] != "Z" and int(fields[2]) == pgid:
-                cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                alive.append(cmd.strip())
         return alive
 
     def tail(self, lines: int = 60) -> str:

@@ -206,14 +206,14 @@ def cohort_interval_recorded(stack: AirflowStack, start: datetime, end: datetime
     return n == 1
 
 
-def test_a_failed_task_is_cleared_through_the_api_and_succeeds_on_rerun(airflow_ui, tmp_path):
+def test_a_failed_task_is_cleared_through_the_api_and_succeeds_on_rerun(airflow_ui):
     """The on-call path: a run fails (here the warehouse connection points nowhere), the engineer
     fixes the connection and clears the failed task; the rerun succeeds."""
     from airflow_client.client import ClearTaskInstancesBody, ConnectionApi, ConnectionBody, TaskInstanceApi
 
     dag_id = "nps_build_marts"
     good = airflow_ui.warehouse_url
-    broken = f"duckdb:///{tmp_path / 'missing-dir' / 'warehouse.duckdb'}"
+    broken = "postgresql://nps@127.0.0.1:1/nps"  # nothing listens on port 1
 
     def point_warehouse_at(url: str) -> None:
         with airflow_ui.client() as api:

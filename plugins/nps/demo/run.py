@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -83,6 +84,17 @@ _TASK_START = re.compile(r"\[DAG TEST\] starting task_id=(\S+) map_index=(-?\d+)
 _TASK_END = re.compile(r"\[DAG TEST\] end task task_id=(\S+) map_index=(-?\d+)")
 
 
+_LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT[\d:.]+Z) \[(\w+)\s*\] (.*)$")
+
+
+def _as_log_record(line: str) -> str:
+    """One captured console line as the JSON record Airflow's task log files hold, so the UI shows
+    its time and level in their columns instead of inside the message."""
+    m = _LOG_LINE.match(line.rstrip("\n"))
+    record = {"timestamp": m.group(1), "level": m.group(2), "event": m.group(3)} if m else {"event": line.rstrip("\n")}
+    return json.dumps(record) + "\n"
+
+
 def write_task_logs(dr, airflow_log: Path, offset: int) -> None:
     """``dag.test()`` runs tasks in this process, and their log lines land in the demo's Airflow
     log, not in the task log files the UI reads. Copy each task's lines there, so a data engineer
@@ -117,7 +129,7 @@ def write_task_logs(dr, airflow_log: Path, offset: int) -> None:
                 continue
             path = Path(handler.local_base) / handler._render_filename(ti, ti.try_number, session=session)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("".join(body), encoding="utf-8")
+            path.write_text("".join(_as_log_record(line) for line in body), encoding="utf-8")
 
 
 class Runner:
