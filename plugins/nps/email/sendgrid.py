@@ -27,6 +27,9 @@ from typing import Any
 from nps.email.base import Batch, PermanentSendError, TransientSendError, UncertainSendError
 
 log = logging.getLogger(__name__)
+# The sendgrid client's HTTP layer logs every request's headers (the API key) and payload
+# (addresses, survey tokens) at DEBUG: never let a DEBUG log level publish those.
+logging.getLogger("python_http_client").setLevel(logging.INFO)
 
 DEFAULT_HOST = "https://api.sendgrid.com"
 MAX_PERSONALIZATIONS = 1000
