@@ -63,6 +63,8 @@ def test_no_address_token_or_key_in_any_dag_log(airflow_db, tmp_path, monkeypatc
     wh.migrate()
     load_base(wh, generate(program_config, n_accounts=200))
     caplog.set_level(logging.DEBUG)
+    # As if an operator turned on DEBUG logging: libraries that dump requests at DEBUG now would.
+    monkeypatch.setattr(logging.getLogger("python_http_client"), "level", logging.DEBUG)
 
     with FakeSendGrid(api_key=API_KEY) as sg:
         monkeypatch.setenv("AIRFLOW_CONN_NPS_SENDGRID", json.dumps(

@@ -27,9 +27,19 @@ from typing import Any
 from nps.email.base import Batch, PermanentSendError, TransientSendError, UncertainSendError
 
 log = logging.getLogger(__name__)
-# The sendgrid client's HTTP layer logs every request's headers (the API key) and payload
-# (addresses, survey tokens) at DEBUG: never let a DEBUG log level publish those.
-logging.getLogger("python_http_client").setLevel(logging.INFO)
+
+
+class _NoRequestDumps(logging.Filter):
+    """The sendgrid client's HTTP layer logs each request's headers (the API key) and payload
+    (addresses, survey tokens) at DEBUG: drop its DEBUG records whatever log level is configured."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+_client_log = logging.getLogger("python_http_client.client")
+if not any(type(f).__name__ == "_NoRequestDumps" for f in _client_log.filters):
+    _client_log.addFilter(_NoRequestDumps())
 
 DEFAULT_HOST = "https://api.sendgrid.com"
 MAX_PERSONALIZATIONS = 1000
