@@ -6,7 +6,7 @@ Run from the repository root: ``.venv/bin/python benchmarks/bench_dispatch.py``.
    scratch DuckDB file under /tmp and a scratch PostgreSQL database.
 2. ``run`` (a fresh subprocess per engine, so peak memory is that scenario's alone): select the
    cohort of an interval and dispatch it, with rendering, tokens and ledger writes, to a local
-   SendGrid-compatible HTTP server (``tests.support.sendgrid_server``, strict, its own process).
+   SendGrid-compatible HTTP server (``tests.support.sendgrid_server``, its own process; API key checked, bodies not parsed).
 3. ``single`` (a subprocess): send a sample of invitations one request per email, the way
    Airflow's SendGrid email backend does (render and POST each message), and extrapolate the
    time for the same number of invitations.
