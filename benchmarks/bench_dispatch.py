@@ -6,7 +6,7 @@ Run from the repository root: ``.venv/bin/python benchmarks/bench_dispatch.py``.
    scratch DuckDB file under /tmp and a scratch PostgreSQL database.
 2. ``run`` (a fresh subprocess per engine, so peak memory is that scenario's alone): select the
    cohort of an interval and dispatch it, with rendering, tokens and ledger writes, to a local
-   SendGrid-compatible HTTP server (``nps.email.testserver``, its own process).
+   SendGrid-compatible HTTP server (``tests.support.sendgrid_server``, its own process; API key checked, bodies not parsed).
 3. ``single`` (a subprocess): send a sample of invitations one request per email, the way
    Airflow's SendGrid email backend does (render and POST each message), and extrapolate the
    time for the same number of invitations.
@@ -144,8 +144,8 @@ def main() -> None:
         conn.execute(sa.text(f'CREATE DATABASE "{pg_db}"'))
     pg_url = sa.make_url(PG_ADMIN).set(database=pg_db).render_as_string(hide_password=False)
     duck_url = f"duckdb:///{duck_path}"
-    server = subprocess.Popen([sys.executable, "-m", "nps.email.testserver", "0"], stdout=subprocess.PIPE, text=True,
-                              cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT / "plugins")})
+    server = subprocess.Popen([sys.executable, "-m", "tests.support.sendgrid_server", "0", "SG.bench"], stdout=subprocess.PIPE,
+                              text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'plugins'}"})
     try:
         server_url = server.stdout.readline().strip()
         prep = _sub("prepare", duck_url, pg_url)

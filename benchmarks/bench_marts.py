@@ -6,7 +6,9 @@ invitations, answers (5% of surveys answered twice, 20% with an English or Polis
 Then, each scenario in its own subprocess (so peak memory, ru_maxrss, is its own):
 - ``rebuild_<engine>``: nps.marts.rebuild (staging, audit, publish of every mart);
 - ``sql_nps`` / ``pandas_nps`` (DuckDB): NPS per month x industry with the latest-answer rule,
-  once as one warehouse query, once by pulling the joined rows into pandas and computing there.
+  once by the shipped SQL that builds ``marts.mart_nps`` (fact table, calendar, the mart: every
+  grain and dimension), once by pulling the joined rows into pandas and computing the same cells;
+  every cell's answers and NPS value must agree, or the benchmark fails.
 Prints ``bench <metric> <value> <unit>`` lines. Scale with NPS_BENCH_MARTS_DUCKDB_ROWS and
 NPS_BENCH_MARTS_PG_ROWS. Usage: .venv/bin/python benchmarks/bench_marts.py
 """
@@ -146,43 +148,42 @@ def scenario_rebuild(url: str) -> dict:
     return {"seconds": seconds, "cpu_s": cpu_s() - c0, "peak_mb": peak_mb(), "fct_rows": counts["fct_survey_responses"]}
 
 
-NPS_SQL = """
-WITH ranked AS (
-    SELECT r.survey_id, r.score, r.responded_at,
-        ROW_NUMBER() OVER (PARTITION BY r.survey_id ORDER BY r.responded_at DESC, r.response_id DESC) AS rn
-    FROM ops.raw_responses AS r WHERE r.survey_type = 'nps'
-)
-SELECT CAST(date_trunc('month', k.responded_at) AS DATE) AS month, a.industry,
-    100.0 * (SUM(CASE WHEN k.score >= 9 THEN 1 ELSE 0 END) - SUM(CASE WHEN k.score <= 6 THEN 1 ELSE 0 END)) / COUNT(*) AS nps,
-    COUNT(*) AS responses
-FROM ranked AS k
-JOIN ops.survey_invitations AS i ON i.survey_id = k.survey_id
-JOIN src.accounts AS a ON a.account_id = i.account_id
-WHERE k.rn = 1
-GROUP BY 1, 2
-"""
 PULL_SQL = """
 SELECT r.response_id, r.survey_id, r.score, r.responded_at, a.industry
 FROM ops.raw_responses AS r
 JOIN ops.survey_invitations AS i ON i.survey_id = r.survey_id
-JOIN src.accounts AS a ON a.account_id = i.account_id
-WHERE r.survey_type = 'nps'
+LEFT JOIN src.accounts AS a ON a.account_id = i.account_id
+WHERE i.survey_type = 'nps' AND r.responded_at < ?
 """
 
 
 def scenario_sql_nps(url: str) -> dict:
+    """The shipped SQL that makes marts.mart_nps (fact table, calendar, mart_nps), run into the staging schema."""
+    from nps import marts
+    from nps.config import load_config
     from nps.warehouse import Warehouse
 
     wh = Warehouse(url)
+    params = marts.build_params(AS_OF, load_config())
+    target = marts.staging_schema(wh)
+    with wh.begin() as conn:
+        for table in (f"{target}.fct_survey_responses", f"{target}.mart_nps", "ops.mart_calendar"):
+            wh.run_sql(conn, f"DELETE FROM {table}")
     t0, c0 = time.perf_counter(), cpu_s()
-    rows = wh.query(NPS_SQL)
+    for step in ("fct_survey_responses", "calendar", "mart_nps"):
+        with wh.begin() as conn:
+            marts._tune(wh, conn)
+            marts.run_mart_sql(wh, conn, step, target, params)
     seconds = time.perf_counter() - t0
+    rows = wh.query(f"SELECT period_start, dimension_value, responses, nps FROM {target}.mart_nps "
+                    "WHERE period_grain = 'month' AND dimension = 'industry' AND responses > 0")
     wh.dispose()
-    return {"seconds": seconds, "cpu_s": cpu_s() - c0, "peak_mb": peak_mb(), "cells": len(rows),
-            "responses": sum(int(r["responses"]) for r in rows)}
+    cells = {f"{r['period_start']:%Y-%m}|{r['dimension_value']}": [int(r["responses"]), float(r["nps"])] for r in rows}
+    return {"seconds": seconds, "cpu_s": cpu_s() - c0, "peak_mb": peak_mb(), "cells": cells}
 
 
 def scenario_pandas_nps(url: str) -> dict:
+    """The same cells (NPS per month x industry, latest answer per survey before as_of) computed in pandas."""
     import pandas  # noqa: F401  (imported before the clock starts, like the warehouse driver)
 
     from nps.warehouse import Warehouse
@@ -190,19 +191,30 @@ def scenario_pandas_nps(url: str) -> dict:
     wh = Warehouse(url)
     t0, c0 = time.perf_counter(), cpu_s()
     with wh.engine.connect() as conn:  # the fastest pull there is: DuckDB straight to a DataFrame
-        df = conn.connection.driver_connection.execute(PULL_SQL).df()
+        df = conn.connection.driver_connection.execute(PULL_SQL, [AS_OF]).df()
     pulled = time.perf_counter() - t0
-    pulled_rows = df.index
+    pulled_rows = len(df)
     df = df.sort_values(["survey_id", "responded_at", "response_id"]).drop_duplicates("survey_id", keep="last")
-    df["month"] = df["responded_at"].dt.to_period("M")
+    df["month"] = df["responded_at"].dt.strftime("%Y-%m")
     df["promoter"] = df["score"] >= 9
     df["detractor"] = df["score"] <= 6
     g = df.groupby(["month", "industry"]).agg(n=("score", "size"), p=("promoter", "sum"), d=("detractor", "sum"))
     g["nps"] = 100.0 * (g["p"] - g["d"]) / g["n"]
     seconds = time.perf_counter() - t0
     wh.dispose()
-    return {"seconds": seconds, "cpu_s": cpu_s() - c0, "pull_seconds": pulled, "peak_mb": peak_mb(), "cells": len(g),
-            "responses": int(g["n"].sum()), "rows_pulled": len(pulled_rows)}
+    cells = {f"{m}|{ind}": [int(row.n), float(row.nps)] for (m, ind), row in g.iterrows()}
+    return {"seconds": seconds, "cpu_s": cpu_s() - c0, "pull_seconds": pulled, "peak_mb": peak_mb(), "cells": cells,
+            "rows_pulled": pulled_rows}
+
+
+def compare_cells(sql: dict[str, list], pandas: dict[str, list]) -> list[str]:
+    """Cells where the mart and pandas disagree (answers exactly, NPS within the mart's rounding)."""
+    bad = [f"{k}: only in {'the mart' if k in sql else 'pandas'}" for k in sorted(set(sql) ^ set(pandas))]
+    for k in sorted(set(sql) & set(pandas)):
+        (n1, v1), (n2, v2) = sql[k], pandas[k]
+        if n1 != n2 or abs(v1 - v2) > 0.005 + 1e-9:
+            bad.append(f"{k}: mart {n1} answers NPS {v1:.2f}, pandas {n2} answers NPS {v2:.4f}")
+    return bad
 
 
 def run_child(name: str, *args: str) -> dict:
@@ -239,14 +251,18 @@ def main() -> int:
         # by one warehouse query, once by pulling those rows into pandas and computing there.
         s = run_child("sql_nps", duck_url)
         p = run_child("pandas_nps", duck_url)
+        answers = sum(n for n, _ in s["cells"].values())
         print(
-            f"# compared: NPS per month x industry from the raw answers (latest answer per survey); warehouse: one "
-            f"query, {s['cells']} cells / {s['responses']} counted answers; pandas: pull {p['rows_pulled']} joined "
-            f"rows + dedupe + groupby, {p['cells']} cells / {p['responses']} counted answers",
+            f"# compared: NPS per month x industry (latest answer per survey before as_of); warehouse: the shipped "
+            f"SQL of marts.mart_nps (fact table, calendar, every grain and dimension), {len(s['cells'])} month x "
+            f"industry cells / {answers} counted answers; pandas: pull {p['rows_pulled']} joined rows + dedupe + "
+            f"groupby, {len(p['cells'])} cells",
             flush=True,
         )
-        if (s["cells"], s["responses"]) != (p["cells"], p["responses"]):
-            raise SystemExit("warehouse and pandas NPS disagree: the comparison is not like for like")
+        bad = compare_cells(s["cells"], p["cells"])
+        if bad:
+            raise SystemExit("the mart and pandas disagree (not like for like):\n  " + "\n  ".join(bad[:20]))
+        print(f"# every cell agrees: answers and NPS (to the mart's 2 decimals) in {len(s['cells'])} cells", flush=True)
         bench("marts_duckdb_nps_month_industry_s", s["seconds"], "s")
         bench("marts_duckdb_nps_month_industry_cpu_s", s["cpu_s"], "s")
         bench("marts_pandas_nps_month_industry_s", p["seconds"], "s")

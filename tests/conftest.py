@@ -3,7 +3,7 @@
 PostgreSQL is the server at ``NPS_TEST_PG_URL`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``).
 Each test run creates a migrated template database, clones it for every test that asks for a
 PostgreSQL warehouse, and drops them all at the end. When the server is unreachable the tests
-that need it are skipped locally and fail when ``CI=true``.
+that need it are skipped locally and fail when ``CI`` is set true (``1``, ``true``, ``yes``).
 """
 
 from __future__ import annotations
@@ -34,6 +34,11 @@ sys.path.insert(0, str(ROOT / "plugins"))
 PG_ADMIN_URL = os.environ.get("NPS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+def in_ci() -> bool:
+    """``CI`` as CI services set it: 1, true or yes (any case) mean a CI run."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
 def _pg_admin():
     import sqlalchemy as sa
 
@@ -55,8 +60,8 @@ def pg_template():
             conn.execute(sa.text("SELECT 1"))
     except Exception as err:  # noqa: BLE001
         msg = f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {str(err).splitlines()[0]}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg + " (CI=true: PostgreSQL tests must run)")
+        if in_ci():
+            pytest.fail(msg + f" (CI={os.environ.get('CI')}: PostgreSQL tests must run)")
         pytest.skip(msg)
     name = f"nps_test_{_RUN}_tpl"
     created: list[str] = [name]

@@ -8,20 +8,38 @@ A run's selected cohort (``nps.cohorts``) goes through the ledger ``ops.survey_i
                                              └ timeout / crash ───────► stays sending: uncertain
 
 Every attempt starts by reconciling the interval's uncertain rows from evidence: the outbox file
-exists, or a SendGrid webhook event carrying the send key reached ``ops.email_events`` → sent;
-no evidence after ``dispatch.reconcile_grace_minutes`` → treated as not accepted → claimed again.
-Within the grace period the rows wait and the task fails with a retryable error, so nothing is
-sent twice on a guess. Only claimed rows are ever sent, and a row leaves ``claimed`` (committed)
-before its request goes out, so a retried, cleared or backfilled task never re-sends a row that
-may have been accepted.
+exists, or a SendGrid webhook event carrying the send key reached ``ops.email_events`` → sent
+(with the provider message id taken from the event); no evidence after
+``dispatch.reconcile_grace_minutes`` → treated as not accepted → claimed again. Evidence is read
+BEFORE expiry is applied, so evidence that arrives after the grace period still wins. Within the
+grace period the rows wait and the attempt ends with ``SendsPending`` (its ``retry_after`` says
+when to look again), so nothing is sent twice on a guess and the task finishes on its own.
+
+Overlapping attempts of one interval (a retry beside a zombie first attempt, a hand-run during a
+scheduled run) are safe twice over:
+
+- an attempt holds the interval's lock while it works (a PostgreSQL advisory lock, a file lock
+  beside a DuckDB file); a second attempt waits ``lock_wait_seconds`` for it, then ends with
+  ``SendsPending`` having sent nothing;
+- rows are owned row by row: ``mark_sending`` moves only rows that are still claimed and returns
+  them, only those are sent, and ``mark_sent`` counts only the rows that batch moved; no attempt
+  deletes another attempt's send plan.
+
+Only claimed rows are ever sent, and a row leaves ``claimed`` (committed) before its request
+goes out, so a retried, cleared or backfilled task never re-sends a row that may have been
+accepted.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,6 +66,33 @@ class DispatchError(RuntimeError):
 
 class DispatchFailed(DispatchError):
     """A batch was rejected (4xx payload error): retrying cannot help until the cause is fixed."""
+
+
+#: While rows wait for evidence, look again this often (ingestion loads webhook batches every 15 min).
+EVIDENCE_POLL = timedelta(minutes=15)
+#: How long an attempt waits for another attempt of the same interval to finish.
+LOCK_WAIT_SECONDS = 60.0
+#: When another attempt holds the interval, look again after this long.
+LOCK_RETRY_AFTER = timedelta(minutes=5)
+
+
+class SendsPending(DispatchError):  # noqa: N818 - a state to wait out, not an error to fix
+    """Nothing can be decided for some rows now: wait ``retry_after``, then run the attempt again.
+
+    Raised when uncertain sends (status ``sending``) wait for evidence or for the grace period,
+    or when another attempt of the same interval holds its lock (nothing was sent then). Everything
+    else of the attempt is done. The Airflow task turns it into a reschedule (not a failed try),
+    so an uncertain send finishes without a person: the next attempt confirms the rows from
+    evidence or, after the grace period, sends them again.
+    """
+
+    def __init__(self, message: str, *, retry_after: timedelta, waiting: int = 0, sent: int = 0,
+                 result: DispatchResult | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.waiting = waiting
+        self.sent = sent
+        self.result = result
 
 
 @dataclass
@@ -165,7 +210,8 @@ def _build_batch(config: ProgramConfig, signer: TokenSigner, templates: dict, ba
             survey_id=r["survey_id"],
             email=r["email"],
             name=f"{r['first_name']} {r['last_name']}".strip(),
-            substitutions=substitutions(signer, r["survey_id"], survey_type, r["first_name"], r["company"], answers),
+            substitutions=substitutions(signer, r["survey_id"], survey_type, r["first_name"], r["company"], answers,
+                                        locale=tmpl.locale),
         )
         for r in members
     ]
@@ -180,6 +226,92 @@ def _build_batch(config: ProgramConfig, signer: TokenSigner, templates: dict, ba
     )
 
 
+def _lock_key(interval_start: datetime) -> int:
+    """A stable signed 64-bit key per interval (PostgreSQL advisory locks take a bigint)."""
+    digest = hashlib.sha256(f"nps.dispatch|{folder_name(interval_start)}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _lock_file(wh: Warehouse, interval_start: datetime):
+    """The lock file of an interval beside a DuckDB file, or None for an in-memory database."""
+    from pathlib import Path
+
+    import sqlalchemy as sa
+
+    db = sa.make_url(wh.url).database
+    if not db or db == ":memory:":
+        return None
+    folder = Path(db).with_name(Path(db).name + ".locks")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"dispatch-{folder_name(interval_start)}.lock"
+
+
+class IntervalBusy(SendsPending):
+    """Another attempt of the same interval holds its lock; this attempt sent nothing."""
+
+
+@contextmanager
+def interval_lock(wh: Warehouse, interval_start: datetime, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
+    """Hold the interval's dispatch lock; raise ``IntervalBusy`` if another attempt keeps it past ``wait_seconds``.
+
+    PostgreSQL: a session advisory lock on a connection kept open for the attempt. DuckDB: an
+    exclusive ``flock`` on a file beside the warehouse file. Both are released when the process
+    dies (a SIGKILLed worker never leaves the interval locked).
+    """
+    deadline = time.monotonic() + max(0.0, wait_seconds)
+    busy = IntervalBusy(
+        f"another attempt is sending the invitations of {folder_name(interval_start)} (its lock was held for "
+        f"{wait_seconds:.0f}s); this attempt sent nothing and looks again in {LOCK_RETRY_AFTER}",
+        retry_after=LOCK_RETRY_AFTER,
+    )
+    if wh.is_duckdb:
+        import fcntl
+
+        path = _lock_file(wh, interval_start)
+        if path is None:
+            yield
+            return
+        with open(path, "a+b") as fh:
+            while True:
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise busy from None
+                    time.sleep(0.2)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return
+    import sqlalchemy as sa
+
+    key = _lock_key(interval_start)
+    with wh.engine.connect() as conn:
+        while True:
+            got = bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+            conn.commit()  # a session lock outlives the transaction; do not sit idle in one
+            if got:
+                break
+            if time.monotonic() >= deadline:
+                raise busy
+            time.sleep(0.2)
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            conn.commit()
+
+
+def _mark_sending(wh: Warehouse, conn, params: dict[str, Any]) -> set[str]:
+    """Move the batch's still-claimed rows to sending (committed); returns the send keys this attempt owns."""
+    import sqlalchemy as sa
+
+    with conn.begin():
+        return {r[0] for r in conn.execute(sa.text(wh.read_sql("dispatch/mark_sending").strip().rstrip(";")), params)}
+
+
 def _send_batches(wh: Warehouse, conn, config: ProgramConfig, signer: TokenSigner, transport, plan, batch_ids,
                   folder: str, domain: str, templates: dict, result: DispatchResult) -> None:
     """Send the planned batches in order; stops at the first batch that was not (certainly) sent.
@@ -187,7 +319,8 @@ def _send_batches(wh: Warehouse, conn, config: ProgramConfig, signer: TokenSigne
     A two-stage pipeline: while batch k is on the wire (one sender thread, at most one batch in
     flight), the next batch is rendered. The ledger protocol is unchanged: a batch is marked
     sending (committed) before its request and sent after it; a rendered batch that was never
-    marked is simply dropped when an earlier one fails.
+    marked is simply dropped when an earlier one fails. Only the rows ``mark_sending`` moved are
+    sent: rows another attempt took in the meantime are left out of the request.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -201,14 +334,23 @@ def _send_batches(wh: Warehouse, conn, config: ProgramConfig, signer: TokenSigne
         for n in range(len(items)):
             bparams = {"batch_id": batch.batch_id}
             # Committed before the request: from here on the rows are never sent again on a guess.
-            _step(wh, conn, "dispatch/mark_sending", {**bparams, "now": utcnow(), "transport": transport.name})
+            owned = _mark_sending(wh, conn, {**bparams, "now": utcnow(), "transport": transport.name})
+            upcoming_item = items[n + 1] if n + 1 < len(items) else None
+            if len(owned) < len(batch.recipients):
+                log.warning("batch %s: %d of its %d invitations were taken by another attempt; sending the other %d",
+                            batch.batch_id, len(batch.recipients) - len(owned), len(batch.recipients), len(owned))
+                batch = replace(batch, recipients=[r for r in batch.recipients if r.send_key in owned])
+            if not batch.recipients:
+                if upcoming_item is None:
+                    return
+                batch = _build_batch(config, signer, templates, upcoming_item[0], *upcoming_item[1], folder)
+                continue
             future = pool.submit(transport.send, batch)
-            upcoming = _build_batch(config, signer, templates, items[n + 1][0], *items[n + 1][1], folder) if n + 1 < len(items) else None
+            upcoming = _build_batch(config, signer, templates, upcoming_item[0], *upcoming_item[1], folder) if upcoming_item else None
             try:
                 message_id = future.result()
             except PermanentSendError as err:
-                _step(wh, conn, "dispatch/mark_unsent", {**bparams, "status": "failed", "error": str(err)[:2000]})
-                result.failed += len(batch.recipients)
+                result.failed += _step(wh, conn, "dispatch/mark_unsent", {**bparams, "status": "failed", "error": str(err)[:2000]})
                 result.errors.append(str(err))
                 log.error("%s", err)
                 return
@@ -218,17 +360,31 @@ def _send_batches(wh: Warehouse, conn, config: ProgramConfig, signer: TokenSigne
                 log.error("%s", err)
                 return
             except UncertainSendError as err:
-                _step(wh, conn, "dispatch/mark_uncertain", {**bparams, "error": str(err)[:2000]})
-                result.uncertain += len(batch.recipients)
+                result.uncertain += _step(wh, conn, "dispatch/mark_uncertain", {**bparams, "error": str(err)[:2000]})
                 result.errors.append(str(err))
                 log.error("%s", err)
                 return
-            _step(wh, conn, "dispatch/mark_sent", {**bparams, "now": utcnow(), "message_id": message_id, "domain": domain})
-            result.sent += len(batch.recipients)
+            marked = _step(wh, conn, "dispatch/mark_sent", {**bparams, "now": utcnow(), "message_id": message_id, "domain": domain})
+            if marked != len(batch.recipients):
+                log.error("batch %s: the provider accepted %d invitations but only %d ledger rows were still this "
+                          "batch's to mark sent", batch.batch_id, len(batch.recipients), marked)
+            result.sent += marked
             result.batches += 1
             if upcoming is None:
                 return
             batch = upcoming
+
+
+def _retry_after(wh: Warehouse, config: ProgramConfig, interval_start: datetime, now: datetime) -> tuple[int, timedelta]:
+    """(rows waiting, how long until it is worth looking again): the next evidence poll or the grace period's end."""
+    row = wh.query(wh.read_sql("dispatch/waiting"), {"interval_start": interval_start})[0]
+    waiting = int(row["n"] or 0)
+    if not waiting:
+        return 0, timedelta(0)
+    expires = row["oldest_attempt_at"] + timedelta(minutes=config.dispatch.reconcile_grace_minutes)
+    # reconcile_expired re-queues rows strictly older than the cutoff: one second past the end.
+    until_expiry = expires - now + timedelta(seconds=1)
+    return waiting, max(timedelta(minutes=1), min(EVIDENCE_POLL, until_expiry))
 
 
 def dispatch_invitations(
@@ -240,18 +396,33 @@ def dispatch_invitations(
     run_id: str,
     *,
     outbox_root=None,
+    lock_wait_seconds: float = LOCK_WAIT_SECONDS,
 ) -> DispatchResult:
-    """Claim, reconcile and send an interval's invitations; raises DispatchError if any remain unsent."""
+    """Claim, reconcile and send an interval's invitations.
+
+    Raises ``DispatchFailed`` (a batch was rejected: fix, then rerun), ``SendsPending`` (rows wait
+    for evidence or the grace period, or another attempt holds the interval: run again after
+    ``retry_after``) or ``DispatchError`` (throttled or unreachable: retry).
+    """
+    interval_start = _naive(interval_start)
+    with interval_lock(wh, interval_start, lock_wait_seconds):
+        return _dispatch_locked(wh, config, signer, transport, interval_start, run_id, outbox_root=outbox_root)
+
+
+def _dispatch_locked(wh: Warehouse, config: ProgramConfig, signer: TokenSigner, transport, interval_start: datetime,
+                     run_id: str, *, outbox_root=None) -> DispatchResult:
     import pandas as pd
 
     from nps.clock import utcnow
 
-    interval_start = _naive(interval_start)
     params = {"interval_start": interval_start}
     result = DispatchResult(interval_start, transport.name)
     domain = _domain(config)
+    folder = folder_name(interval_start)
+    attempt = uuid.uuid4().hex[:6]  # batch ids are unique per attempt, so a batch's rows are unambiguous
+    attempt_prefix = f"{folder}.{attempt}."
 
-    stage = {**params, "stage_id": f"claim.{folder_name(interval_start)}"}
+    stage = {**params, "stage_id": f"claim.{folder}.{attempt}"}
     with wh.begin() as conn:
         wh.run_file(conn, "dispatch/clear_stage", stage)
         wh.run_file(conn, "dispatch/claim_stage", stage)
@@ -266,9 +437,7 @@ def dispatch_invitations(
 
     rows = wh.query(wh.read_sql("dispatch/pending"), params)
     plan = plan_batches(rows, config.dispatch.batch_size)
-    attempt = uuid.uuid4().hex[:6]  # batch ids are unique per attempt, so a batch's rows are unambiguous
-    folder = folder_name(interval_start)
-    batch_ids = [f"{folder}.{attempt}.{i:05d}" for i in range(len(plan))]
+    batch_ids = [f"{attempt_prefix}{i:05d}" for i in range(len(plan))]
     plan_df = pd.DataFrame(
         {
             "batch_id": [b for b, (_, members) in zip(batch_ids, plan, strict=True) for _ in members],
@@ -278,15 +447,19 @@ def dispatch_invitations(
         columns=["batch_id", "send_key", "interval_start"],
     )
     with wh.begin() as conn:
-        wh.run_file(conn, "dispatch/clear_batches", params)
+        wh.run_file(conn, "dispatch/clear_batches", params)  # finished plan rows only, never a live attempt's
         wh.load_df(conn, "ops.dispatch_batches", plan_df)
         wh.run_file(conn, "dispatch/analyze")
 
     templates: dict[tuple[str, str], MessageTemplate] = {}
     # One connection for the whole loop (a transaction per step): reopening a DuckDB file per
     # batch costs more than the batch's SQL.
-    with wh.engine.connect() as conn:
-        _send_batches(wh, conn, config, signer, transport, plan, batch_ids, folder, domain, templates, result)
+    try:
+        with wh.engine.connect() as conn:
+            _send_batches(wh, conn, config, signer, transport, plan, batch_ids, folder, domain, templates, result)
+    finally:
+        with wh.begin() as conn:
+            wh.run_file(conn, "dispatch/drop_plan", {**params, "attempt_prefix": attempt_prefix + "%"})
 
     result.statuses = {r["status"]: int(r["n"]) for r in wh.query(wh.read_sql("dispatch/status_counts"), params)}
     for r in wh.query(wh.read_sql("dispatch/stuck_elsewhere"), params):
@@ -297,12 +470,25 @@ def dispatch_invitations(
             f"{result.failed} invitations failed: {result.errors[-1]}. Fix the cause, then clear this task: "
             "failed rows of the interval are sent again."
         )
-    if result.uncertain or result.errors:
+    if result.errors and not result.uncertain:
         raise DispatchError(
-            f"dispatch of {folder} incomplete ({result.line()}): {result.errors[-1] if result.errors else 'uncertain sends are waiting for evidence'}. "
+            f"dispatch of {folder} incomplete ({result.line()}): {result.errors[-1]}. "
             "A retry reconciles and sends the rest; nothing is sent twice."
+        )
+    waiting, retry_after = _retry_after(wh, config, interval_start, utcnow())
+    if waiting:
+        result.uncertain = waiting
+        why = result.errors[-1] if result.errors else "uncertain sends are waiting for evidence"
+        raise SendsPending(
+            f"dispatch of {folder}: {waiting} invitations wait for evidence of acceptance or the end of the "
+            f"{config.dispatch.reconcile_grace_minutes}-minute grace period ({why}); {result.sent} sent now. "
+            f"Looking again in {retry_after}; nothing is sent twice.",
+            retry_after=retry_after, waiting=waiting, sent=result.sent, result=result,
         )
     return result
 
 
-__all__ = ["DispatchError", "DispatchFailed", "DispatchResult", "SendError", "dispatch_invitations", "plan_batches", "reconcile"]
+__all__ = [
+    "DispatchError", "DispatchFailed", "DispatchResult", "IntervalBusy", "SendError", "SendsPending",
+    "dispatch_invitations", "interval_lock", "plan_batches", "reconcile",
+]

@@ -50,7 +50,8 @@ def _states(dr) -> dict[str, str]:
         return {ti.task_id: str(ti.state).rsplit(".", 1)[-1].lower() for ti in dr.get_task_instances(session=session)}
 
 
-def _asset_events() -> int:
+def _asset_events(dr) -> int:
+    """nps_responses events emitted by this run only (the Airflow database is shared by the test session)."""
     import sqlalchemy as sa
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
@@ -58,7 +59,8 @@ def _asset_events() -> int:
     with create_session() as session:
         return session.scalar(
             sa.select(sa.func.count()).select_from(AssetEvent).join(AssetModel, AssetModel.id == AssetEvent.asset_id)
-            .where(AssetModel.name == "nps_responses")
+            .where(AssetModel.name == "nps_responses", AssetEvent.source_dag_id == dr.dag_id,
+                   AssetEvent.source_run_id == dr.run_id)
         )
 
 
@@ -100,7 +102,7 @@ def test_end_to_end(airflow_db, tmp_path, monkeypatch):
         "ingest_responses": "success", "publish_responses": "success",
         "check_rejected_files": "failed",
     }
-    assert _asset_events() == 1
+    assert _asset_events(dr) == 1
     assert wh.scalar("SELECT COUNT(*) FROM ops.raw_responses") == 2
     assert wh.scalar("SELECT COUNT(*) FROM ops.quarantine") == 1
     assert wh.scalar("SELECT MAX(loaded_at) FROM ops.raw_responses").isoformat() == "2026-11-10T12:00:00"
@@ -121,4 +123,4 @@ def test_end_to_end(airflow_db, tmp_path, monkeypatch):
     assert states["migrate_warehouse"] == "success"
     assert {states[t] for t in ("landing_has_files", "ingest_events", "ingest_responses", "publish_responses",
                                 "check_rejected_files")} == {"skipped"}
-    assert _asset_events() == 1
+    assert _asset_events(dr2) == 0

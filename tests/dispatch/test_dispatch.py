@@ -1,27 +1,39 @@
-"""Dispatch: ledger states, batching, failures and exactly-once after a crash, on both warehouses."""
+"""Dispatch: ledger states, batching, failures and exactly-once on the failure paths, on both warehouses.
+
+Every crash test goes through what production uses for evidence: SendGrid Event Webhook JSON in
+the landing area, loaded by ``ingest_events``, then a rerun. The clock is pinned (``NPS_FAKE_NOW``)
+so the grace period's boundary is tested to the minute.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 from collections import Counter
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from nps.dispatch import DispatchError, DispatchFailed, dispatch_invitations
+from nps.dispatch import DispatchFailed, IntervalBusy, SendsPending, dispatch_invitations
 from nps.email.outbox import OutboxTransport
 from nps.email.sendgrid import SendGridHook
-from nps.email.testserver import FakeSendGrid
+from nps.email.smtp import SmtpTransport
 from nps.tokens import TokenSigner
 from tests.cohorts.helpers import account, config, contact, load
+from tests.support.sendgrid_server import DEFAULT_API_KEY as KEY
+from tests.support.sendgrid_server import FakeSendGrid
+from tests.support.smtp_server import SmtpSink
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 10, 5, 6)
+T0 = datetime(2026, 10, 6, 6, 5)  # when the first attempt runs (pinned clock)
 SIGNER = TokenSigner("test-secret-not-for-production-0123456789")
+SMALL = {"batch_size": 10}
 
 
 def seed_cohort(wh, n_en: int, n_pl: int = 0) -> list[str]:
@@ -51,6 +63,29 @@ def received(sg: FakeSendGrid) -> Counter:
     return Counter(a["send_key"] for a in sg.accepted_custom_args())
 
 
+def pin(monkeypatch, when: datetime) -> None:
+    monkeypatch.setenv("NPS_FAKE_NOW", when.isoformat())
+
+
+@pytest.fixture
+def landing(tmp_path):
+    from nps.ingest.landing import Landing
+
+    lz = Landing(str(tmp_path / "landing"))
+    lz.ensure()
+    return lz
+
+
+def webhook(sg: FakeSendGrid, wh, landing, name: str, event: str = "processed") -> int:
+    """SendGrid posts its events; the landing area receives the batch; ingestion loads it."""
+    from nps.ingest.events import ingest_events
+
+    sg.write_webhook_batch(landing.root, name, sg.webhook_events(event))
+    [r] = ingest_events(wh, landing)
+    assert r.status == "loaded", r.reason
+    return r.rows_loaded
+
+
 class CrashAfter:
     """A transport that dies (like a killed worker) right after the server accepted batch ``n``."""
 
@@ -68,7 +103,7 @@ class CrashAfter:
 def test_sendgrid_batches_exactly_once(warehouse):
     keys = seed_cohort(warehouse, 2100, 5)
     with FakeSendGrid() as sg:
-        hook = SendGridHook("k", host=sg.url)
+        hook = SendGridHook(KEY, host=sg.url)
         res = dispatch_invitations(warehouse, config(), SIGNER, hook, START, "scheduled__1")
         # ceil(2100 / 1000) + ceil(5 / 1000) requests, never one per email
         assert (res.claimed, res.sent, res.batches, hook.requests) == (2105, 2105, 4, 4)
@@ -86,60 +121,130 @@ def test_sendgrid_batches_exactly_once(warehouse):
     assert statuses(warehouse) == {"sent": 2105}
     row = warehouse.query("SELECT * FROM ops.survey_invitations WHERE send_key = :k", {"k": keys[0]})[0]
     assert (row["transport"], row["provider_message_id"], row["run_id"], row["attempts"]) == ("sendgrid", "msg-00001", "scheduled__1", 1)
+    assert warehouse.scalar("SELECT COUNT(*) FROM ops.dispatch_batches") == 0  # each attempt drops its plan
 
 
 def test_400_fails_the_batch_then_a_rerun_after_the_fix_sends_the_rest(warehouse):
     keys = seed_cohort(warehouse, 2500)
     with FakeSendGrid() as sg:
         sg.script(202, 400)
-        hook = SendGridHook("k", host=sg.url)
+        hook = SendGridHook(KEY, host=sg.url)
         with pytest.raises(DispatchFailed, match=r"1000 invitations failed: SendGrid rejected batch 2026-10-05T0600\.\w+\.00001 "):
             dispatch_invitations(warehouse, config(), SIGNER, hook, START, "r1")
         assert statuses(warehouse) == {"sent": 1000, "failed": 1000, "claimed": 500}
         err = warehouse.scalar("SELECT MAX(error) FROM ops.survey_invitations WHERE status = 'failed'")
         assert "HTTP 400: -: simulated HTTP 400" in err
+        assert len(sg.requests) == 2  # a 4xx is never retried
         res = dispatch_invitations(warehouse, config(), SIGNER, hook, START, "r2")  # cleared after the fix
         assert res.sent == 1500
     assert statuses(warehouse) == {"sent": 2500}
     assert received(sg) == Counter(keys)
 
 
-def test_crash_after_acceptance_is_reconciled_from_webhook_events(warehouse):
-    keys = seed_cohort(warehouse, 2500)
+def test_wrong_api_key_fails_without_retries(warehouse):
+    seed_cohort(warehouse, 5)
+    with FakeSendGrid() as sg:
+        with pytest.raises(DispatchFailed, match="HTTP 401: -: The provided authorization grant is invalid"):
+            dispatch_invitations(warehouse, config(), SIGNER, SendGridHook("SG.wrong", host=sg.url), START, "r1")
+        assert [r["status"] for r in sg.requests] == [401] and sg.accepted == []
+    assert statuses(warehouse) == {"failed": 5}
+
+
+def test_crash_after_acceptance_is_confirmed_through_the_event_webhook(warehouse, landing, monkeypatch):
+    keys = seed_cohort(warehouse, 30)
+    cfg = config(dispatch=SMALL)
+    pin(monkeypatch, T0)
     with FakeSendGrid() as sg:
         with pytest.raises(KeyboardInterrupt):
-            dispatch_invitations(warehouse, config(), SIGNER, CrashAfter(SendGridHook("k", host=sg.url), 2), START, "r1")
-        assert statuses(warehouse) == {"sent": 1000, "sending": 1000, "claimed": 500}
-        # Rerun inside the grace period, before any evidence: the uncertain batch waits, the rest goes.
-        with pytest.raises(DispatchError, match="incomplete"):
-            dispatch_invitations(warehouse, config(), SIGNER, SendGridHook("k", host=sg.url), START, "r2")
-        assert statuses(warehouse) == {"sent": 1500, "sending": 1000}
-        # The ingestion stage loads SendGrid's 'processed' events, which echo the send keys.
-        load(warehouse, "ops.email_events", [
-            {"event_key": f"ev{i}", "send_key": a["send_key"], "survey_id": a["survey_id"], "event": "processed",
-             "email": None, "reason": None, "occurred_at": datetime(2026, 10, 5, 7), "file_id": "f",
-             "loaded_at": datetime(2026, 10, 5, 8)}
-            for i, a in enumerate(sg.accepted_custom_args())])
-        res = dispatch_invitations(warehouse, config(), SIGNER, SendGridHook("k", host=sg.url), START, "r3")
-        assert (res.reconciled_sent, res.sent) == (1000, 0)
-    assert statuses(warehouse) == {"sent": 2500}
+            dispatch_invitations(warehouse, cfg, SIGNER, CrashAfter(SendGridHook(KEY, host=sg.url), 2), START, "r1")
+        assert statuses(warehouse) == {"sent": 10, "sending": 10, "claimed": 10}
+        # Rerun inside the grace period, before any evidence: the uncertain batch waits, the rest goes,
+        # and the attempt asks to be run again at the next evidence poll.
+        pin(monkeypatch, T0 + timedelta(minutes=5))
+        with pytest.raises(SendsPending) as pending:
+            dispatch_invitations(warehouse, cfg, SIGNER, SendGridHook(KEY, host=sg.url), START, "r2")
+        assert (pending.value.waiting, pending.value.sent, pending.value.retry_after) == (10, 10, timedelta(minutes=15))
+        assert statuses(warehouse) == {"sent": 20, "sending": 10}
+        # SendGrid posts 'processed' for all 30 accepted messages; ingestion loads the batch.
+        assert webhook(sg, warehouse, landing, "2026-10-06T0615.json") == 30
+        pin(monkeypatch, T0 + timedelta(minutes=20))
+        res = dispatch_invitations(warehouse, cfg, SIGNER, SendGridHook(KEY, host=sg.url), START, "r3")
+        assert (res.reconciled_sent, res.requeued, res.sent) == (10, 0, 0)
+    assert statuses(warehouse) == {"sent": 30}
     assert received(sg) == Counter(keys)  # every selected contact: exactly one invitation at the server
+    # The provider message id of the confirmed rows comes from the events (request 2's X-Message-Id).
+    ids = warehouse.query("SELECT provider_message_id AS m, COUNT(*) AS n FROM ops.survey_invitations "
+                          "GROUP BY provider_message_id ORDER BY provider_message_id")
+    assert ids == [{"m": "msg-00001", "n": 10}, {"m": "msg-00002", "n": 10}, {"m": "msg-00003", "n": 10}]
 
 
-def test_no_evidence_after_the_grace_period_means_resend(warehouse):
-    keys = seed_cohort(warehouse, 1500)
-    cfg = config(dispatch={"reconcile_grace_minutes": 0})
+@pytest.mark.parametrize(
+    ("minutes", "evidence", "resent"),
+    [
+        pytest.param(59, True, 0, id="evidence-59-min"),
+        pytest.param(61, True, 0, id="evidence-61-min-late-evidence-still-wins"),
+        pytest.param(59, False, None, id="no-evidence-59-min-waits"),
+        pytest.param(61, False, 10, id="no-evidence-61-min-resent"),
+    ],
+)
+def test_evidence_around_the_grace_period(warehouse, landing, monkeypatch, minutes, evidence, resent):
+    """Grace 60 min: evidence decides whenever it comes; without it the batch is resent after 60 min, not before."""
+    keys = seed_cohort(warehouse, 20)
+    cfg = config(dispatch=SMALL)
+    pin(monkeypatch, T0)
     with FakeSendGrid() as sg:
-        sg.script(("sleep", 1.0))  # the first batch times out: uncertain
-        hook = SendGridHook("k", host=sg.url, timeout=0.2)
-        with pytest.raises(DispatchError, match="timed out"):
-            dispatch_invitations(warehouse, cfg, SIGNER, hook, START, "r1")
-        assert statuses(warehouse) == {"sending": 1000, "claimed": 500}
-        res = dispatch_invitations(warehouse, cfg, SIGNER, SendGridHook("k", host=sg.url), START, "r2")
-        assert (res.requeued, res.sent) == (1000, 1500)
-    assert statuses(warehouse) == {"sent": 1500}
-    # The timed-out request was in fact accepted: without evidence it is sent twice (documented).
-    assert received(sg) == Counter(keys) + Counter(keys[:1000])
+        with pytest.raises(KeyboardInterrupt):
+            dispatch_invitations(warehouse, cfg, SIGNER, CrashAfter(SendGridHook(KEY, host=sg.url), 2), START, "r1")
+        crashed = [p["custom_args"]["send_key"] for p in sg.accepted[1]["personalizations"]]
+        if evidence:
+            assert webhook(sg, warehouse, landing, "late.json", event="delivered") == 20
+        pin(monkeypatch, T0 + timedelta(minutes=minutes))
+        hook = SendGridHook(KEY, host=sg.url)
+        if resent is None:
+            with pytest.raises(SendsPending) as pending:
+                dispatch_invitations(warehouse, cfg, SIGNER, hook, START, "r2")
+            # Look again one second after the grace period ends (60 min after the crashed attempt).
+            assert pending.value.retry_after == timedelta(minutes=1, seconds=1)
+            assert (hook.requests, statuses(warehouse)) == (0, {"sent": 10, "sending": 10})
+            # The rescheduled attempt, at that time, finishes on its own.
+            pin(monkeypatch, T0 + timedelta(minutes=minutes) + pending.value.retry_after)
+            res = dispatch_invitations(warehouse, cfg, SIGNER, hook, START, "r2")
+            assert (res.requeued, res.sent) == (10, 10)
+            resent = 10
+        else:
+            res = dispatch_invitations(warehouse, cfg, SIGNER, hook, START, "r2")
+            assert (res.reconciled_sent, res.requeued, res.sent) == ((10, 0, 0) if evidence else (0, 10, 10))
+    assert statuses(warehouse) == {"sent": 20}
+    # Without evidence a batch that was in fact accepted goes out twice (documented: the grace
+    # period must exceed the webhook's delay); with evidence, never.
+    assert received(sg) == Counter(keys) + Counter(crashed if resent else [])
+
+
+def test_connection_dropped_after_acceptance_waits_for_the_webhook(warehouse, landing, monkeypatch):
+    keys = seed_cohort(warehouse, 30)
+    cfg = config(dispatch=SMALL)
+    pin(monkeypatch, T0)
+    with FakeSendGrid() as sg:
+        sg.script(202, "drop")
+        with pytest.raises(SendsPending, match="closed before an answer") as pending:
+            dispatch_invitations(warehouse, cfg, SIGNER, SendGridHook(KEY, host=sg.url), START, "r1")
+        assert (pending.value.waiting, pending.value.sent) == (10, 10)
+        assert statuses(warehouse) == {"sent": 10, "sending": 10, "claimed": 10}
+        assert webhook(sg, warehouse, landing, "a.json") == 20
+        res = dispatch_invitations(warehouse, cfg, SIGNER, SendGridHook(KEY, host=sg.url), START, "r2")
+        assert (res.reconciled_sent, res.sent) == (10, 10)
+    assert received(sg) == Counter(keys)
+
+
+def test_throttled_without_headers_then_accepted(warehouse):
+    keys = seed_cohort(warehouse, 15)
+    sleeps: list[float] = []
+    with FakeSendGrid() as sg:
+        sg.script(429, 503, 202, ("sleep", 0.2))
+        hook = SendGridHook(KEY, host=sg.url, sleep=sleeps.append, timeout=5)
+        res = dispatch_invitations(warehouse, config(dispatch=SMALL), SIGNER, hook, START, "r1")
+    assert (res.sent, hook.requests, sleeps) == (15, 4, [1.0, 2.0])  # no Retry-After: exponential backoff
+    assert received(sg) == Counter(keys)
 
 
 def test_outbox_crash_is_reconciled_from_the_files(warehouse, tmp_path):
@@ -161,6 +266,130 @@ def test_outbox_crash_is_reconciled_from_the_files(warehouse, tmp_path):
     assert len(list((tmp_path / "2026-10-05T0600").glob("*.eml"))) == 30
 
 
+def test_smtp_uncertain_batch_is_resent_after_the_grace_period_and_only_then(warehouse, monkeypatch):
+    keys = seed_cohort(warehouse, 30)
+    cfg = config(dispatch=SMALL)
+    pin(monkeypatch, T0)
+    with SmtpSink(drop_after=14) as smtp:  # the 4th message of batch 2 is delivered, then the line dies
+        transport = SmtpTransport("127.0.0.1", smtp.port, timeout=5)
+        with pytest.raises(SendsPending, match="SMTP failed after 3 messages"):
+            dispatch_invitations(warehouse, cfg, SIGNER, transport, START, "r1")
+        second = smtp.send_keys()[10:14]
+        assert statuses(warehouse) == {"sent": 10, "sending": 10, "claimed": 10}
+        smtp.drop_after = None
+        pin(monkeypatch, T0 + timedelta(minutes=59))
+        with pytest.raises(SendsPending) as pending:
+            dispatch_invitations(warehouse, cfg, SIGNER, transport, START, "r2")
+        assert pending.value.retry_after == timedelta(minutes=1, seconds=1)
+        assert len(smtp.messages) == 24  # batch 3 went; the uncertain batch 2 did not
+        pin(monkeypatch, T0 + timedelta(minutes=61))
+        res = dispatch_invitations(warehouse, cfg, SIGNER, transport, START, "r3")
+        assert (res.requeued, res.sent) == (10, 10)
+        # SMTP leaves no evidence: the 4 messages delivered before the line died arrive twice.
+        assert Counter(smtp.send_keys()) == Counter(keys) + Counter(second)
+    assert statuses(warehouse) == {"sent": 30}
+
+
+class Interleave:
+    """Sends through ``inner``; right after the server accepted batch ``n``, before the answer is
+    back in the ledger, runs ``during()``: a second attempt of the same interval."""
+
+    def __init__(self, inner, n: int, during) -> None:
+        self.inner, self.n, self.during, self.calls, self.name = inner, n, during, 0, inner.name
+
+    def send(self, batch):
+        msg = self.inner.send(batch)
+        self.calls += 1
+        if self.calls == self.n:
+            self.during()
+        return msg
+
+
+def _second_attempt(warehouse, cfg, sg, outcome: dict, **kw):
+    def run():
+        try:
+            outcome["result"] = dispatch_invitations(warehouse, cfg, SIGNER, SendGridHook(KEY, host=sg.url), START,
+                                                     "manual__2", **kw)
+        except SendsPending as err:
+            outcome["pending"] = err
+        outcome["plan_rows"] = warehouse.scalar(
+            "SELECT COUNT(*) FROM ops.dispatch_batches WHERE batch_id LIKE "
+            "(SELECT MIN(batch_id) FROM ops.survey_invitations WHERE status = 'sending')")
+    return run
+
+
+def test_overlapping_attempt_without_the_lock_sends_only_rows_it_owns(warehouse, monkeypatch):
+    """Row ownership on its own (the interval lock switched off): a second attempt runs while the
+    first has batch 1 on the wire; each key reaches the server once and both reports are true."""
+    import nps.dispatch
+
+    monkeypatch.setattr(nps.dispatch, "interval_lock", lambda *a, **k: contextlib.nullcontext())
+    keys = seed_cohort(warehouse, 30)
+    cfg = config(dispatch=SMALL)
+    outcome: dict = {}
+    with FakeSendGrid() as sg:
+        first = Interleave(SendGridHook(KEY, host=sg.url), 1, None)
+        first.during = _second_attempt(warehouse, cfg, sg, outcome)
+        a = dispatch_invitations(warehouse, cfg, SIGNER, first, START, "scheduled__1")
+    b = outcome["pending"]
+    # The second attempt sent batches 2 and 3 (still claimed), saw batch 1 in flight and waits for it.
+    assert (b.sent, b.waiting) == (20, 10)
+    # It left the first attempt's plan alone (batch 1 still sending; the first batch id's rows).
+    assert outcome["plan_rows"] == 10
+    # The first attempt sent batch 1 and skipped the rows the second took: its report says so.
+    assert (a.sent, a.batches) == (10, 1)
+    assert received(sg) == Counter(keys)
+    assert statuses(warehouse) == {"sent": 30}
+
+
+def test_overlapping_attempt_with_the_lock_exits_without_sending(warehouse):
+    keys = seed_cohort(warehouse, 30)
+    cfg = config(dispatch=SMALL)
+    outcome: dict = {}
+    with FakeSendGrid() as sg:
+        first = Interleave(SendGridHook(KEY, host=sg.url), 1, None)
+        first.during = _second_attempt(warehouse, cfg, sg, outcome, lock_wait_seconds=0.5)
+        a = dispatch_invitations(warehouse, cfg, SIGNER, first, START, "scheduled__1")
+    b = outcome["pending"]
+    assert isinstance(b, IntervalBusy) and (b.sent, b.retry_after) == (0, timedelta(minutes=5))
+    assert (a.claimed, a.sent, a.batches) == (30, 30, 3)
+    assert len(sg.requests) == 3 and received(sg) == Counter(keys)
+
+
+def test_overlapping_attempt_waits_for_the_lock_then_finds_nothing_to_send(warehouse):
+    keys = seed_cohort(warehouse, 30)
+    cfg = config(dispatch=SMALL)
+    on_the_wire, release = threading.Event(), threading.Event()
+    outcome: dict = {}
+
+    class Slow:
+        name = "sendgrid"
+
+        def __init__(self, inner):
+            self.inner = inner
+
+        def send(self, batch):
+            msg = self.inner.send(batch)
+            on_the_wire.set()
+            release.wait(30)
+            return msg
+
+    with FakeSendGrid() as sg:
+        def second():
+            on_the_wire.wait(30)
+            threading.Timer(1.0, release.set).start()  # the first attempt finishes while the second waits
+            outcome["result"] = dispatch_invitations(warehouse, cfg, SIGNER, SendGridHook(KEY, host=sg.url), START,
+                                                     "manual__2", lock_wait_seconds=30)
+
+        t = threading.Thread(target=second)
+        t.start()
+        a = dispatch_invitations(warehouse, cfg, SIGNER, Slow(SendGridHook(KEY, host=sg.url)), START, "scheduled__1")
+        t.join(60)
+    b = outcome["result"]
+    assert (a.sent, b.claimed, b.sent, b.reconciled_sent) == (30, 0, 0, 0)
+    assert received(sg) == Counter(keys)
+
+
 KILLED_WORKER = """
 import os, signal, sys
 sys.path[:0] = [{root!r}, {plugins!r}]
@@ -174,7 +403,7 @@ from tests.cohorts.helpers import config
 class KillAfter:
     name = "sendgrid"
     def __init__(self):
-        self.hook, self.calls = SendGridHook("k", host={host!r}), 0
+        self.hook, self.calls = SendGridHook({key!r}, host={host!r}), 0
     def send(self, batch):
         msg = self.hook.send(batch)
         self.calls += 1
@@ -182,24 +411,25 @@ class KillAfter:
             os.kill(os.getpid(), signal.SIGKILL)  # the worker dies before the ledger update
         return msg
 
-dispatch_invitations(Warehouse({url!r}), config(), TokenSigner("test-secret-not-for-production-0123456789"),
-                     KillAfter(), datetime(2026, 10, 5, 6), "r1")
+dispatch_invitations(Warehouse({url!r}), config(dispatch={{"batch_size": 10}}),
+                     TokenSigner("test-secret-not-for-production-0123456789"), KillAfter(), datetime(2026, 10, 5, 6), "r1")
 """
 
 
-def test_worker_killed_by_signal_mid_dispatch(warehouse):
-    keys = seed_cohort(warehouse, 2500)
+def test_worker_killed_by_signal_then_the_webhook_then_a_rerun(warehouse, landing, monkeypatch):
+    keys = seed_cohort(warehouse, 30)
+    pin(monkeypatch, T0)
     with FakeSendGrid() as sg:
-        code = KILLED_WORKER.format(root=str(ROOT), plugins=str(ROOT / "plugins"), host=sg.url, url=warehouse.url)
+        code = KILLED_WORKER.format(root=str(ROOT), plugins=str(ROOT / "plugins"), host=sg.url, url=warehouse.url, key=KEY)
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120, env=os.environ.copy())
         assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
-        assert statuses(warehouse) == {"sent": 1000, "sending": 1000, "claimed": 500}
-        load(warehouse, "ops.email_events", [
-            {"event_key": f"ev{i}", "send_key": a["send_key"], "survey_id": a["survey_id"], "event": "delivered",
-             "email": None, "reason": None, "occurred_at": datetime(2026, 10, 5, 7), "file_id": "f",
-             "loaded_at": datetime(2026, 10, 5, 8)}
-            for i, a in enumerate(sg.accepted_custom_args())])
-        res = dispatch_invitations(warehouse, config(), SIGNER, SendGridHook("k", host=sg.url), START, "r2")
-        assert (res.reconciled_sent, res.sent) == (1000, 500)
-    assert statuses(warehouse) == {"sent": 2500}
+        assert statuses(warehouse) == {"sent": 10, "sending": 10, "claimed": 10}
+        assert webhook(sg, warehouse, landing, "after-the-kill.json", event="delivered") == 20
+        pin(monkeypatch, T0 + timedelta(minutes=30))
+        res = dispatch_invitations(warehouse, config(dispatch=SMALL), SIGNER, SendGridHook(KEY, host=sg.url), START, "r2")
+        assert (res.reconciled_sent, res.requeued, res.sent) == (10, 0, 10)
+    assert statuses(warehouse) == {"sent": 30}
     assert received(sg) == Counter(keys)
+    ids = warehouse.query("SELECT provider_message_id AS m, COUNT(*) AS n FROM ops.survey_invitations "
+                          "GROUP BY provider_message_id ORDER BY provider_message_id")
+    assert ids == [{"m": "msg-00001", "n": 10}, {"m": "msg-00002", "n": 10}, {"m": "msg-00003", "n": 10}]

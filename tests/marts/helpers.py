@@ -116,3 +116,19 @@ def nps_team(data: Data, account_id: str, scores: list[int], when: datetime, **a
         cid = data.contact(f"{account_id}-C{i:03d}", account_id, role=("decision_maker", "influencer", "user")[i % 3])
         sids.append(data.answer(cid, "nps", s, when + timedelta(minutes=i)))
     return sids
+
+
+def view_sources(wh) -> dict[str, str]:
+    """Which build schema each ``marts`` view reads, from the view definitions the engine stores."""
+    import re
+
+    if wh.is_duckdb:
+        rows = wh.query("SELECT view_name AS v, sql AS d FROM duckdb_views() WHERE schema_name = 'marts'")
+    else:
+        rows = wh.query("SELECT table_name AS v, view_definition AS d FROM information_schema.views "
+                        "WHERE table_schema = 'marts'")
+    out = {}
+    for r in rows:
+        found = sorted(set(re.findall(r"\b(marts_blue|marts_green)\.", r["d"])))
+        out[r["v"]] = found[0] if len(found) == 1 else f"mixed {found}"
+    return out

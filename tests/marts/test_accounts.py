@@ -152,7 +152,6 @@ def test_response_rates(warehouse, program_config):
     d.invite(c, "nps", OCT, delivery_status="processed")      # no evidence yet
     d.load(warehouse)
     marts.rebuild(warehouse, AS_OF, program_config)
-    assert answered and bounced
     rows = warehouse.query("SELECT * FROM marts.mart_response_rates WHERE period_grain = 'month'")
     assert len(rows) == 1
     r = rows[0]
@@ -160,3 +159,8 @@ def test_response_rates(warehouse, program_config):
     assert (r["survey_type"], r["industry"], r["touchpoint"], r["period_start"]) == ("nps", "Retail", "(relationship)", date(2026, 10, 1))
     assert (r["invitations_sent"], r["delivered"], r["bounced"], r["answered"]) == (4, 2, 1, 1)
     assert (r["response_rate_pct"], r["response_rate_delivered_pct"]) == (D("25.00"), D("50.00"))
+    # Which invitation counted as what: the answered one and the bounced one, by survey id.
+    fct = warehouse.query("SELECT survey_id, score FROM marts.fct_survey_responses")
+    assert fct == [{"survey_id": answered, "score": 9}]
+    assert warehouse.scalar("SELECT COUNT(*) FROM ops.survey_invitations WHERE delivery_status = 'bounce' "
+                            "AND survey_id = :s", {"s": bounced}) == 1

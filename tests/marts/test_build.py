@@ -11,7 +11,7 @@ import pytest
 from nps import marts
 from nps.demo.generator import generate, load_base
 from nps.warehouse import Warehouse
-from tests.marts.helpers import AS_OF, Data, nps_team
+from tests.marts.helpers import AS_OF, Data, nps_team, view_sources
 
 OCT = datetime(2026, 10, 5, 10)
 
@@ -45,8 +45,8 @@ def test_failed_check_keeps_previous_marts(warehouse, program_config):
     assert err.value.check == "orphan_responses" and err.value.count == 1
     assert "S-ghost" in str(err.value) and "R-orphan" in str(err.value) and "orphan_responses" in str(err.value)
     assert snapshot(warehouse) == before and marts.published_schema(warehouse) == published
-    assert marts.publish(warehouse) == marts.table_counts(warehouse, "marts")  # nothing audited: no-op
-    assert snapshot(warehouse) == before
+    marts.publish(warehouse)  # nothing audited: a no-op
+    assert snapshot(warehouse) == before and view_sources(warehouse) == {t: published for t in marts.MARTS}
     # Fixed data publishes, and the new answer (latest wins) is in.
     with warehouse.begin() as conn:
         warehouse.run_sql(conn, "DELETE FROM ops.raw_responses WHERE response_id = 'R-orphan'")
@@ -78,9 +78,11 @@ def test_rebuild_is_idempotent_and_reruns_are_safe(warehouse, program_config):
     nps_team(d, "A1", [10, 8, 3], OCT)
     d.load(warehouse)
     first = marts.rebuild(warehouse, AS_OF, program_config)
-    snap = snapshot(warehouse)
+    assert (first["fct_survey_responses"], first["mart_account_nps"] > 0) == (3, True)
+    snap, schema = snapshot(warehouse), marts.published_schema(warehouse)
     assert marts.audit(warehouse, program_config) == []          # rerun after publish: nothing to audit
-    assert marts.publish(warehouse) == first                      # nor to publish
+    marts.publish(warehouse)                                      # nor to publish
+    assert view_sources(warehouse) == {t: schema for t in marts.MARTS}
     marts.rebuild(warehouse, AS_OF, program_config)
     assert snapshot(warehouse) == snap
     states = {r["build_schema"]: r["status"] for r in warehouse.query("SELECT * FROM ops.mart_builds")}
@@ -195,7 +197,8 @@ def test_a_build_that_stops_half_way_is_never_audited_or_published(warehouse, pr
     assert warehouse.scalar(f"SELECT COUNT(*) FROM {staging}.fct_survey_responses") == 3  # earlier steps committed
     with pytest.raises(marts.StagingIncompleteError, match="did not finish"):
         marts.audit(warehouse, program_config)
-    assert marts.publish(warehouse) == marts.table_counts(warehouse, "marts")  # nothing to publish
+    marts.publish(warehouse)  # nothing to publish
     assert snapshot(warehouse) == before and marts.published_schema(warehouse) == published
+    assert view_sources(warehouse) == {t: published for t in marts.MARTS}
     marts.rebuild(warehouse, AS_OF, program_config)  # the rerun starts over and publishes
     assert marts.published_schema(warehouse) == staging and snapshot(warehouse) == before

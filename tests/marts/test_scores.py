@@ -138,29 +138,29 @@ def test_latest_answer_wins(warehouse, program_config):
 
 
 @pytest.mark.parametrize(
-    ("first", "second", "significant"),
+    ("first", "second", "significant", "worked"),
     [
         # Sep: 20 P / 30 A / 50 D of 100 (NPS -30), Oct: 60 / 30 / 10 (NPS 50).
         # NPS'1 = (20.75 - 50.75) / 103 = -0.29126, v'1/n'1 = 0.0020658;
         # NPS'2 = (60.75 - 10.75) / 103 = 0.48544, v'2/n'2 = 0.0015701;
         # |0.48544 + 0.29126| = 0.77670 > 1.96 * sqrt(0.0036359) = 0.11818 -> significant.
-        pytest.param((20, 30, 50), (60, 30, 10), True, id="significant"),
+        pytest.param((20, 30, 50), (60, 30, 10), True, (D("50.00"), D("-30.00"), 100, D("80.00")), id="significant"),
         # Sep: 5 / 3 / 2 of 10 (NPS 30), Oct: 6 / 2 / 2 (NPS 40).
         # NPS'1 = 3/13 = 0.23077, v'1/n'1 = 0.60059 / 13 = 0.046199;
         # NPS'2 = 4/13 = 0.30769, v'2/n'2 = 0.63609 / 13 = 0.048930;
         # |0.07692| < 1.96 * sqrt(0.095129) = 0.60452 -> noise.
-        pytest.param((5, 3, 2), (6, 2, 2), False, id="noise"),
+        pytest.param((5, 3, 2), (6, 2, 2), False, (D("40.00"), D("30.00"), 10, D("10.00")), id="noise"),
     ],
 )
-def test_change_significance(warehouse, program_config, first, second, significant):
+def test_change_significance(warehouse, program_config, first, second, significant, worked):
     d = Data()
     for month, (p, a, det) in ((datetime(2026, 9, 7), first), (datetime(2026, 10, 5), second)):
         nps_team(d, f"A{month.month}", [10] * p + [7] * a + [2] * det, month)
     build(warehouse, d, program_config)
     oct_ = month_row(warehouse, "mart_nps", date(2026, 10, 1))
-    sep = month_row(warehouse, "mart_nps", date(2026, 9, 1))
-    assert oct_["prev_nps"] == sep["nps"] and oct_["prev_responses"] == sep["responses"]
-    assert oct_["nps_change"] == oct_["nps"] - sep["nps"]
+    # (October's NPS, September's NPS, September's answers, the change), worked above by hand.
+    assert (oct_["nps"], oct_["prev_nps"], oct_["prev_responses"], oct_["nps_change"]) == worked
+    assert month_row(warehouse, "mart_nps", date(2026, 9, 1))["nps"] == worked[1]
     assert oct_["change_significant"] is significant
 
 

@@ -56,8 +56,11 @@ def test_comments_tagged_in_english_and_polish(warehouse, program_config):
 def test_payloads_stay_data(warehouse, program_config):
     load(warehouse, program_config)
     assert warehouse.scalar("SELECT comment FROM marts.fct_survey_responses WHERE comment LIKE '<script>%'") == PAYLOAD
-    assert warehouse.scalar("SELECT COUNT(*) FROM marts_blue.fct_survey_responses") >= 0  # still there
+    # The payload did not drop anything: both build schemas and the published view are intact.
+    published = marts.published_schema(warehouse)
+    assert warehouse.scalar(f"SELECT COUNT(*) FROM {published}.fct_survey_responses") == len(COMMENTS)
     assert warehouse.scalar("SELECT COUNT(*) FROM marts.fct_survey_responses") == len(COMMENTS)
+    assert {r["status"] for r in warehouse.query("SELECT status FROM ops.mart_builds")} == {"published", "retired"}
 
 
 def test_theme_shares_per_category_and_segment(warehouse, program_config):

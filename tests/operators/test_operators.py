@@ -211,3 +211,31 @@ def test_marts_steps_and_publish_off(wh_conn):
     assert BuildMartsOperator(task_id="y", steps=["build"]).outlets == []
     with pytest.raises(ValueError, match="use one or more of build, audit, publish"):
         BuildMartsOperator(task_id="z", steps=["deploy"])
+
+
+def test_sends_awaiting_evidence_reschedule_the_task_instead_of_failing_a_try(duckdb_url, monkeypatch, tmp_path):
+    """nps.dispatch raises SendsPending when uncertain sends wait for webhook evidence (or another
+    attempt holds the interval): the operator hands the task back to the scheduler for then, so
+    the send completes without a person and without spending a retry."""
+    from datetime import UTC, timedelta
+
+    from airflow.sdk.exceptions import AirflowRescheduleException
+
+    import nps.dispatch
+    from nps.dispatch import SendsPending
+
+    monkeypatch.setenv("AIRFLOW_CONN_NPS_WH_CASE", duckdb_url)
+    monkeypatch.setenv("NPS_OUTBOX_DIR", str(tmp_path / "outbox"))
+
+    def pending(*args, **kwargs):
+        raise SendsPending("12 invitations wait for evidence of batch b-1", retry_after=timedelta(minutes=7), waiting=12)
+
+    monkeypatch.setattr(nps.dispatch, "dispatch_invitations", pending)
+    op = DispatchSurveysOperator(task_id="d", warehouse_conn_id="nps_wh_case", transport="outbox",
+                                 data_interval_start="2026-10-05T06:00:00+00:00",
+                                 data_interval_end="2026-10-06T06:00:00+00:00")
+    before = datetime.now(UTC)
+    with pytest.raises(AirflowRescheduleException) as caught:
+        op.execute(_context())
+    when = caught.value.reschedule_date
+    assert before + timedelta(minutes=7) <= when <= datetime.now(UTC) + timedelta(minutes=7)

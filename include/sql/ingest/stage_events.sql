@@ -9,5 +9,6 @@ CREATE TEMPORARY TABLE IF NOT EXISTS ingest_stage_events (
     reason      VARCHAR,
     occurred_at TIMESTAMP,
     file_id     VARCHAR,
-    loaded_at   TIMESTAMP
+    loaded_at   TIMESTAMP,
+    sg_message_id VARCHAR
 );

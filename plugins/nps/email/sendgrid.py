@@ -15,8 +15,10 @@ another host and never retries. This hook:
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
+import re
 import time
 import urllib.error
 from collections.abc import Callable
@@ -26,6 +28,19 @@ from nps.email.base import Batch, PermanentSendError, TransientSendError, Uncert
 from nps.email.render import list_unsubscribe_headers
 
 log = logging.getLogger(__name__)
+
+
+class _NoRequestDumps(logging.Filter):
+    """The sendgrid client's HTTP layer logs each request's headers (the API key) and payload
+    (addresses, survey tokens) at DEBUG: drop its DEBUG records whatever log level is configured."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+_client_log = logging.getLogger("python_http_client.client")
+if not any(type(f).__name__ == "_NoRequestDumps" for f in _client_log.filters):
+    _client_log.addFilter(_NoRequestDumps())
 
 DEFAULT_HOST = "https://api.sendgrid.com"
 MAX_PERSONALIZATIONS = 1000
@@ -64,14 +79,23 @@ def build_payload(batch: Batch, *, sandbox: bool = False) -> dict[str, Any]:
     return payload
 
 
+_ADDRESS = re.compile(r"[^\s\[\]<>()\"',;:]+@[^\s\[\]<>()\"',;:]+")
+
+
+def redact_addresses(text: str) -> str:
+    """``text`` with every email address replaced by ``<address>`` (SendGrid's errors may name one)."""
+    return _ADDRESS.sub("<address>", text)
+
+
 def _errors(body: bytes | str | None) -> str:
-    """SendGrid's error messages from a response body, without echoing the request."""
+    """SendGrid's error messages from a response body, without echoing the request or any address."""
     try:
         data = json.loads(body or b"{}")
         msgs = [f"{e.get('field') or '-'}: {e.get('message')}" for e in data.get("errors", [])]
-        return "; ".join(msgs) or str(data)[:300]
+        text = "; ".join(msgs) or str(data)[:300]
     except (ValueError, TypeError, AttributeError):
-        return (body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body))[:300]
+        text = (body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body))[:300]
+    return redact_addresses(text)
 
 
 class SendGridHook:
@@ -157,6 +181,12 @@ class SendGridHook:
                 if isinstance(err.reason, ConnectionRefusedError):
                     raise TransientSendError(f"SendGrid at {self.host} refused the connection for batch {label}") from None
                 raise UncertainSendError(f"SendGrid request for batch {label} failed: {err.reason}") from None
+            except (ConnectionError, http.client.HTTPException) as err:
+                # The request went out, then the connection died before the answer: it may have
+                # been accepted, so the ledger must wait for evidence rather than send again.
+                raise UncertainSendError(
+                    f"SendGrid connection for batch {label} closed before an answer: {type(err).__name__}"
+                ) from None
             if resp.status_code not in (200, 202):
                 raise UncertainSendError(f"SendGrid answered HTTP {resp.status_code} to batch {label}")
             headers = resp.headers

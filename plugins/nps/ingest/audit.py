@@ -1,8 +1,9 @@
 """The per-file audit (``ops.ingest_files``) and the quarantine (``ops.quarantine``).
 
 Every file version gets one audit row when it is finished: rows read = loaded + quarantined +
-exact duplicates skipped. ``check_balance`` enforces that before the row is written, so a file
-whose numbers do not add up stays in the landing area and the task fails.
+exact duplicates skipped, each number from its own source (``nps.ingest.load``). ``check_balance``
+enforces that before the row is written; a file whose numbers do not add up leaves no rows behind
+and is set aside in ``rejected/`` with the reason (no audit row, so it can be dropped again).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def check_balance(r: FileResult) -> None:
     if r.rows_read != total:
         raise AuditMismatchError(
             f"{r.path}: rows read {r.rows_read} != loaded {r.rows_loaded} + quarantined {r.rows_quarantined} "
-            f"+ duplicates {r.rows_duplicate} = {total}; the file stays in the landing area"
+            f"+ duplicates {r.rows_duplicate} = {total}: rows were lost on the way; nothing of the file is kept"
         )
 
 

@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 EVENT_TYPES = ("processed", "deferred", "delivered", "bounce", "dropped", "open", "click", "spamreport",
                "unsubscribe", "group_unsubscribe", "group_resubscribe")
 SUPPRESSING = ("bounce", "dropped", "spamreport", "unsubscribe", "group_unsubscribe")
-EVENT_COLUMNS = ["event_key", "send_key", "survey_id", "event", "email", "reason", "occurred_at", "file_id", "loaded_at"]
+EVENT_COLUMNS = ["event_key", "send_key", "survey_id", "event", "email", "reason", "occurred_at", "file_id", "loaded_at",
+                 "sg_message_id"]
 
 
 def event_key(ev: dict) -> str:
@@ -106,6 +107,7 @@ def normalise(ev, position: int) -> tuple[dict | None, str | None, str | None]: 
         "email": email.lower() if email else None,
         "reason": (_text(ev.get("reason")) or _text(ev.get("type")) or "")[:1000] or None,
         "occurred_at": occurred.replace(microsecond=0),
+        "sg_message_id": (_text(ev.get("sg_message_id")) or "")[:256] or None,
     }
     return row, None, None
 
@@ -162,7 +164,7 @@ def ingest_event_file(warehouse, landing: Landing, f: LandedFile) -> audit.FileR
             df["file_id"], df["loaded_at"] = f.file_id, now
             for c in ("occurred_at", "loaded_at"):
                 df[c] = pd.to_datetime(df[c]).astype("datetime64[us]")
-            for c in ("send_key", "survey_id", "email", "reason"):
+            for c in ("send_key", "survey_id", "email", "reason", "sg_message_id"):
                 df[c] = df[c].astype(object).where(df[c].notna(), None)
             warehouse.run_file(conn, "ingest/stage_events")
             warehouse.run_file(conn, "ingest/clear_stage_events")

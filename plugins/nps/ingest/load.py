@@ -11,6 +11,15 @@ version (path + checksum):
    checked; then the file moves to ``archive/``. A file that cannot be parsed is set aside in
    ``rejected/`` with its reason and the next file loads.
 
+The four audit numbers come from four independent sources, so the balance can fail: rows read is
+the readers' record count (before any checks), loaded and quarantined are counted in the
+warehouse (rows of this ``file_id`` in ``ops.raw_responses`` / ``ops.quarantine``), duplicates
+are the staged rows whose ``response_id`` was already stored, counted before each insert. A file
+whose audit fails (rows were lost on the way) leaves no rows behind: its rows are deleted, it is
+moved to ``rejected/`` with the reason, no audit row is written (so the same file can be dropped
+again once the cause is fixed) and the result says ``rejected``. Any other error mid-file also
+deletes the file's rows before it is raised; a retry starts the file again.
+
 ``raw_responses.response_id`` is a hash of survey_id, responded_at, score and comment, so the
 same answer arriving twice (a rerun, an overlapping export, a fixed file) is stored once. A
 survey answered twice (different time or score) keeps both rows; the latest responded_at counts.
@@ -27,10 +36,11 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
 
 from nps import clock
 from nps.config import ProgramConfig
-from nps.ingest import DEFAULT_CHUNK_ROWS, RejectedFileError, audit
+from nps.ingest import DEFAULT_CHUNK_ROWS, AuditMismatchError, RejectedFileError, audit
 from nps.ingest.landing import LandedFile, Landing
 from nps.ingest.readers import read_chunks
 from nps.ingest.validation import SECURITY, ResponseValidator, prepare, reasons
@@ -143,8 +153,14 @@ class ResponseLoader:
             try:
                 with f.open() as fh:
                     for chunk in read_chunks(fh, f.file_format, self.chunk_rows):
+                        r.rows_read += len(chunk)  # the readers' record count, before any check
                         with conn.begin():
                             self._chunk(conn, f, chunk, seen, r)
+                with conn.begin():
+                    self._count_stored(conn, f, r)
+                    audit.check_balance(r)
+            except AuditMismatchError as err:
+                return self._set_aside_after_failed_audit(conn, f, r, err)
             except RejectedFileError as err:
                 r.status, r.reason = "rejected", str(err)
                 r.rows_read = r.rows_loaded = r.rows_quarantined = r.rows_duplicate = r.rows_security = 0
@@ -157,6 +173,9 @@ class ResponseLoader:
                 log.error("%s rejected whole: %s", f.relpath, err)
                 self.landing.move(f, r.archived_to, reason=f"{f.relpath}: {err}")
                 return r
+            except BaseException:
+                self._remove_rows(conn, f)  # nothing of a half-loaded file stays for the marts to read
+                raise
             r.archived_to = self.landing.destination(f, "archive")
             r.finished_at = clock.utcnow()
             with conn.begin():
@@ -164,6 +183,35 @@ class ResponseLoader:
         self.landing.move(f, r.archived_to)
         log.info("%s: read %d, loaded %d, quarantined %d (security %d), duplicates skipped %d",
                  f.relpath, r.rows_read, r.rows_loaded, r.rows_quarantined, r.rows_security, r.rows_duplicate)
+        return r
+
+    def _count_stored(self, conn, f: LandedFile, r: audit.FileResult) -> None:  # noqa: ANN001
+        """Loaded and quarantined rows of the file, as the warehouse holds them."""
+        row = conn.execute(sa.text(self.wh.read_sql("ingest/file_counts").strip().rstrip(";")), {"file_id": f.file_id}).one()
+        r.rows_loaded, r.rows_quarantined = int(row.loaded), int(row.quarantined)
+
+    def _remove_rows(self, conn, f: LandedFile) -> None:  # noqa: ANN001
+        """Delete every row of the file version (after a failure; best effort, the next attempt does it too)."""
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+            with conn.begin():
+                audit.reset_file(self.wh, conn, f.file_id, "responses")
+        except Exception:  # noqa: BLE001 - the original error matters more; a retry cleans up first
+            log.exception("%s: could not remove the rows of the failed attempt; the next attempt removes them", f.relpath)
+
+    def _set_aside_after_failed_audit(self, conn, f: LandedFile, r: audit.FileResult,  # noqa: ANN001
+                                      err: AuditMismatchError) -> audit.FileResult:
+        """Rows were lost: remove every row of the file and move it to rejected/ with the reason."""
+        counts = (r.rows_read, r.rows_loaded, r.rows_quarantined, r.rows_duplicate)
+        self._remove_rows(conn, f)
+        r.status, r.reason = "rejected", f"audit failed: {err}"
+        r.rows_loaded = r.rows_quarantined = r.rows_duplicate = r.rows_security = 0
+        r.archived_to = self.landing.destination(f, "rejected")
+        r.finished_at = clock.utcnow()
+        log.error("%s: %s (read %d, stored %d + quarantined %d + duplicates %d)", f.relpath, r.reason, *counts)
+        # No audit row: this version was not ingested, so after the fix the same file may be dropped again.
+        self.landing.move(f, r.archived_to, reason=f"{f.relpath}: {r.reason}")
         return r
 
     def _chunk(self, conn, f: LandedFile, chunk: pd.DataFrame, seen: _SeenKeys, r: audit.FileResult) -> None:  # noqa: ANN001
@@ -241,15 +289,12 @@ class ResponseLoader:
             tick("ids")
             self.wh.run_file(conn, "ingest/clear_stage_responses")
             self.wh.load_df(conn, "ingest_stage_responses", out, RAW_COLUMNS)
+            dupes = int(conn.execute(sa.text(self.wh.read_sql("ingest/count_stage_duplicates").strip().rstrip(";"))).scalar())
             loaded = self.wh.run_file(conn, "ingest/insert_responses")
-            if loaded < 0:
-                raise RuntimeError("the warehouse driver did not report how many responses were inserted")
-            dupes = len(out) - loaded
             tick("load")
-        log.debug("%s chunk of %d rows: %s", f.relpath, len(df), tick)
-        r.rows_read += len(df)
-        r.rows_quarantined += len(why)
-        r.rows_loaded += loaded
+        log.debug("%s chunk of %d rows: %d inserted, %d duplicates, %d quarantined: %s", f.relpath, len(df), loaded,
+                  dupes, len(why), tick)
+        # rows read, loaded and quarantined are counted elsewhere (reader, warehouse): see the module docstring
         r.rows_duplicate += dupes
 
 

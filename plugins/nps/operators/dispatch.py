@@ -130,7 +130,7 @@ class DispatchSurveysOperator(NpsBaseOperator):
     def execute(self, context) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from nps.dispatch import DispatchFailed, dispatch_invitations, folder_name
+        from nps.dispatch import DispatchFailed, SendsPending, dispatch_invitations, folder_name
         from nps.email.transports import TransportConfigError
         from nps.hooks.base import ConnectionMissingError
         from nps.hooks.token import SurveyTokenHook
@@ -160,10 +160,16 @@ class DispatchSurveysOperator(NpsBaseOperator):
                 result = dispatch_invitations(wh, config, signer, transport, interval.start, self.run_id(context))
             except DispatchFailed as err:
                 raise self.fail_fast(err) from None
-            # >>> SendsPending (issue 14, helper "promises"): when nps.dispatch raises SendsPending
-            # (sends awaiting evidence within the grace period), turn it into a reschedule here,
-            # e.g. `except SendsPending as err: raise AirflowRescheduleException(err.retry_at)` with
-            # the task in mode="reschedule" semantics; the lead wires this when merging. <<<
+            except SendsPending as err:
+                # Sends await evidence (webhook events) or the grace period, or another attempt holds
+                # the interval: come back then, without using a retry (the real clock, not nps.clock).
+                from datetime import datetime
+
+                from airflow.sdk.exceptions import AirflowRescheduleException
+
+                when = datetime.now(UTC) + err.retry_after
+                self.log.info("%s; rescheduled for %s", err, when.isoformat(timespec="seconds"))
+                raise AirflowRescheduleException(reschedule_date=when) from None
         if transport.name == "outbox":
             self.sent_emails_url = (transport.root / folder_name(result.interval_start)).resolve().as_uri()
         elif transport.name == "sendgrid":
