@@ -118,6 +118,16 @@ def program_config():
     return load_config(ROOT / "include" / "config" / "program.yaml")
 
 
+def _migrated(db: Path) -> bool:
+    import contextlib
+    import sqlite3
+
+    if not db.exists():
+        return False
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'alembic_version'").fetchone() is not None
+
+
 @pytest.fixture(scope="session")
 def airflow_db():
     """An initialised Airflow metadata database (SQLite) for DagBag and dag.test()."""
@@ -125,7 +135,9 @@ def airflow_db():
 
     home = Path(os.environ["AIRFLOW_HOME"])
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "airflow.db").exists():
+    # Not just "the file exists": a connection lookup outside a task (nps.hooks) opens the metadata
+    # database, which creates an empty SQLite file when a test before this one got there first.
+    if not _migrated(home / "airflow.db"):
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
     yield home
     shutil.rmtree(home, ignore_errors=True)
