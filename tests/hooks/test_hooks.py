@@ -108,17 +108,21 @@ def test_test_connection_reports_an_unreachable_warehouse_without_its_password(m
 def test_token_secrets_for_rotation(monkeypatch):
     from nps.tokens import TokenSigner
 
-    _conn_env(monkeypatch, "nps_tok_case", conn_type="nps_survey_token", password="new-secret-0123456789, old-secret-0123456789\nolder,new-secret-0123456789")
+    _conn_env(monkeypatch, "nps_tok_case", conn_type="nps_survey_token",
+              password="new-secret-0123456789, old-secret-0123456789\nolder-secret-0123456789,new-secret-0123456789")
     hook = SurveyTokenHook("nps_tok_case")
-    assert hook.get_secrets() == ["new-secret-0123456789", "old-secret-0123456789", "older"]
+    assert hook.get_secrets() == ["new-secret-0123456789", "old-secret-0123456789", "older-secret-0123456789"]
     assert hook.get_secret() == "new-secret-0123456789"
-    token = hook.get_signer().sign("S1", "nps", 9)
-    assert TokenSigner("new-secret-0123456789").sign("S1", "nps", 9) == token
+    signer = hook.get_signer()
+    token = signer.sign("S1", "nps", 9)
+    assert TokenSigner("new-secret-0123456789").sign("S1", "nps", 9) == token  # the first secret signs
+    old_token = TokenSigner("older-secret-0123456789").sign("S1", "nps", 9)
+    assert signer.verify(old_token).score == 9  # every secret of the rotation verifies
     assert "secret" not in repr(hook)
 
 
 def test_token_secret_from_the_environment(monkeypatch):
-    monkeypatch.setenv("NPS_TOKEN_SECRET", "env-one,env-two")
+    monkeypatch.setenv("NPS_TOKEN_SECRET", "env-one,env-two")  # split only: the signer checks lengths
     assert SurveyTokenHook("nps_tok_absent").get_secrets() == ["env-one", "env-two"]
 
 
