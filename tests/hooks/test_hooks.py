@@ -117,7 +117,7 @@ def test_token_secrets_for_rotation(monkeypatch):
     token = signer.sign("S1", "nps", 9)
     assert TokenSigner("new-secret-0123456789").sign("S1", "nps", 9) == token  # the first secret signs
     old_token = TokenSigner("older-secret-0123456789").sign("S1", "nps", 9)
-    assert signer.verify(old_token).score == 9  # every secret of the rotation verifies
+    assert signer.verify(old_token).answer == 9  # every secret of the rotation verifies
     assert "secret" not in repr(hook)
 
 
