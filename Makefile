@@ -52,10 +52,10 @@ $(AIRFLOW_HOME)/airflow.db: | $(BIN)/.installed
 $(AIRFLOW_HOME)/.connections: | $(AIRFLOW_HOME)/airflow.db
 	@echo "==> creating the connections nps_warehouse (DuckDB file) and nps_survey_token (new secret)"
 	@$(BIN)/airflow connections get nps_warehouse >/dev/null 2>&1 || $(BIN)/airflow connections add nps_warehouse \
-	  --conn-type generic --conn-extra '{"sqlalchemy_url": "duckdb:///$(CURDIR)/data/warehouse.duckdb"}' \
+	  --conn-type nps_warehouse --conn-extra '{"engine": "duckdb", "duckdb_path": "$(CURDIR)/data/warehouse.duckdb"}' \
 	  --conn-description "The program's warehouse (embedded DuckDB); point it at PostgreSQL for real use" >/dev/null
 	@$(BIN)/airflow connections get nps_survey_token >/dev/null 2>&1 || $(BIN)/airflow connections add nps_survey_token \
-	  --conn-type generic --conn-password="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(32))')" \
+	  --conn-type nps_survey_token --conn-password="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(32))')" \
 	  --conn-description "HMAC secret that signs survey links (password field)" >/dev/null
 	@touch $@
 

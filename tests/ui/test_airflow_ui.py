@@ -11,6 +11,7 @@ process group) must stop every process the UI started.
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,12 +65,12 @@ def airflow_ui(tmp_path_factory, program_config):
     try:
         from airflow_client.client import ConnectionApi, ConnectionBody
 
-        with stack.client() as api:
+        with stack.client() as api:  # the project's own connection type ("NPS warehouse" in the UI)
             ConnectionApi(api).post_connection(
                 ConnectionBody(
                     connection_id="nps_warehouse",
-                    conn_type="generic",
-                    extra=f'{{"sqlalchemy_url": "{warehouse_url}"}}',
+                    conn_type="nps_warehouse",
+                    extra=json.dumps({"engine": "duckdb", "duckdb_path": str(home / "warehouse.duckdb")}),
                     description="UI test warehouse (DuckDB file)",
                 )
             )
@@ -212,14 +213,14 @@ def test_a_failed_task_is_cleared_through_the_api_and_succeeds_on_rerun(airflow_
     from airflow_client.client import ClearTaskInstancesBody, ConnectionApi, ConnectionBody, TaskInstanceApi
 
     dag_id = "nps_build_marts"
-    good = airflow_ui.warehouse_url
-    broken = "postgresql://nps@127.0.0.1:1/nps"  # nothing listens on port 1
+    good = {"engine": "duckdb", "duckdb_path": airflow_ui.warehouse_url.removeprefix("duckdb:///")}
+    broken = {"sqlalchemy_url": "postgresql://nps@127.0.0.1:1/nps"}  # nothing listens on port 1
 
-    def point_warehouse_at(url: str) -> None:
+    def point_warehouse_at(extra: dict) -> None:
         with airflow_ui.client() as api:
             ConnectionApi(api).patch_connection(
                 "nps_warehouse",
-                ConnectionBody(connection_id="nps_warehouse", conn_type="generic", extra=f'{{"sqlalchemy_url": "{url}"}}'),
+                ConnectionBody(connection_id="nps_warehouse", conn_type="nps_warehouse", extra=json.dumps(extra)),
             )
 
     point_warehouse_at(broken)
