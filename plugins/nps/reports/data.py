@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from nps.config import KPI_NAMES, REPORT_KINDS, ProgramConfig, SegmentVariant
@@ -361,7 +360,8 @@ def _report_data(rd: _Reader, config: ProgramConfig, period: Period, aud: Audien
     else:
         gaps.append(("risks_not_by_dimension", {"dimension": aud.dimension}))
 
-    if nps_cur is None and not aud.is_company:
+    segment_empty = not aud.is_company and (nps_cur is None or not nps_cur["responses"])
+    if segment_empty:
         gaps.append(("segment_no_data", {"dimension": aud.dimension, "value": aud.value}))
     sc = list(card.values())
     data = ReportData(
@@ -373,10 +373,7 @@ def _report_data(rd: _Reader, config: ProgramConfig, period: Period, aud: Audien
         by_segment=[{**r, **{k: num(r[k]) for k in ("nps", "nps_moe", "nps_ci_lower", "nps_ci_upper", "prev_nps")}} for r in by_segment],
         themes=themes, risks=risks, risk_total=total, gaps=gaps,
     )
-    if data.no_answers:
+    if data.no_answers and not segment_empty:
         gaps.insert(0, ("no_answers", {}))
     return data
 
-
-def _decimal_free(v: Any) -> Any:
-    return float(v) if isinstance(v, Decimal) else v
