@@ -113,12 +113,10 @@ def ingestion(wh: Warehouse, say: Say) -> None:
 
 
 def marts(wh: Warehouse, config: ProgramConfig, say: Say) -> None:
+    from nps.reports.headline import headline
+
     try:
-        from nps.marts import headline
-    except ImportError:
-        return
-    try:
-        h = headline(wh)
+        h = headline(wh, config)
     except Exception as err:  # noqa: BLE001
         say(f"4. marts        not available: {err}")
         return

@@ -121,7 +121,7 @@ def to_batches(messages: list[ReportMessage], *, sender_name: str, sender_email:
     for m in messages:
         groups.setdefault(m.content_id, []).append(m)
     batches = []
-    for i, (cid, ms) in enumerate(groups.items()):
+    for cid, ms in groups.items():
         first = ms[0]
         seen: set[str] = set()
         chunks: list[list[ReportMessage]] = [[]]

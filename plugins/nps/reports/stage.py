@@ -237,3 +237,34 @@ def send_planned(wh: Warehouse, config: ProgramConfig, period: Period, transport
     result = send_reports(planned.messages, transport, sender_name=config.sender.name, sender_email=config.sender.email,
                           folder=f"reports_{period.kind}_{period.key}", resend=resend)
     return result, planned
+
+
+class StageConfigError(ValueError):
+    """What a rerun cannot fix: a bad Param, an unknown audience, no period to report."""
+
+
+class MartsNotReadyError(RuntimeError):
+    """The published marts were built before the period ended; a later retry may find them ready."""
+
+
+def period_for_run(wh: Warehouse, kind: str, *, interval_end, period_start: str | None) -> tuple[Period, str]:
+    """The period a run reports and why (logged by the task), checked against the marts' build.
+
+    Raises StageConfigError when retrying cannot help (bad period_start, nothing complete yet
+    on a manual run) and MartsNotReadyError when the marts do not cover the period yet.
+    """
+    from nps.reports.data import marts_as_of, resolve_period
+    from nps.reports.periods import PeriodError
+
+    try:
+        period, why = resolve_period(wh, kind, interval_end=interval_end, period_start=period_start)
+    except (PeriodError, ValueError) as err:
+        raise StageConfigError(str(err)) from None
+    as_of = marts_as_of(wh)
+    if as_of is None or as_of.date() < period.end:
+        raise MartsNotReadyError(
+            f"the published marts (built as of {as_of:%Y-%m-%d %H:%M} UTC) do not cover {period.kind} {period.key} "
+            f"(ends {period.end}) yet: run nps_build_marts, then clear this task" if as_of else
+            "the published marts are empty: run nps_build_marts first"
+        )
+    return period, why
