@@ -148,7 +148,7 @@ def scorecard_csv(d: ReportData) -> bytes:
     w.writerow(CSV_COLUMNS)
     for r in d.scorecard:
         w.writerow([r.kpi, r.label, r.unit, r.status, "" if r.n is None else r.n,
-                    *("" if v is None else f"{v:.{r.decimals}f}" for v in (r.baseline, r.previous, r.current, r.target, r.change, r.moe)),
+                    *("" if v is None else f"{v:.2f}" for v in (r.baseline, r.previous, r.current, r.target, r.change, r.moe)),
                     "" if r.significant is None else str(r.significant).lower(), r.verdict,
                     "" if r.progress_pct is None else f"{r.progress_pct:.1f}", r.note or ""])
     return buf.getvalue().encode("utf-8")
