@@ -36,7 +36,7 @@ def test_company_scorecard_equals_hand_numbers_and_the_marts(built):
     assert d.nps_band == "healthy"
     # No CSAT or CES answers: unknown, never 0; CES has no target and the report says so.
     assert (d.kpi("csat_pct").status, d.kpi("csat_pct").current) == ("no_data", None)
-    assert ("kpi_without_target", {"kpi": "ces_mean", "label": "Customer Effort Score (mean 1-7)", "missing": "target"}) in d.gaps
+    assert ("kpi_without_target", {"kpi": "ces_mean", "label": "Customer Effort Score (mean 1-7)", "missing": ["target"]}) in d.gaps
     # Two accounts of three are customers at the start... retention counts 3 < 30: not enough.
     assert (d.kpi("retention_pct").status, d.kpi("retention_pct").n) == ("not_enough", 3)
     # Every invitation was answered: 52 / 52.

@@ -50,7 +50,8 @@ def _plt():
 
 def _png(fig) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.08)
+    # Fixed margins (set per chart) instead of bbox_inches="tight": one draw per chart, not two.
+    fig.savefig(buf, format="png", dpi=DPI)
     import matplotlib.pyplot as plt
 
     plt.close(fig)
@@ -80,7 +81,8 @@ def nps_trend(d: ReportData, loc: str) -> Chart:
         chart.alt = t("alt_nothing", loc, what=title)
         return chart
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 2.5))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 2.6))
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.84, bottom=0.11)
     xs = [_label(r["period_start"], grain) for r in d.nps_trend]
     idx = {r["period_start"]: i for i, r in enumerate(d.nps_trend)}
     px = [idx[r["period_start"]] for r in pts]
@@ -94,7 +96,7 @@ def nps_trend(d: ReportData, loc: str) -> Chart:
     ax.set_xticks(range(len(xs)), xs, rotation=0, fontsize=7)
     ax.set_xlim(-0.5, len(xs) - 0.5)
     ax.set_ylim(max(-100, min(r["nps_ci_lower"] for r in pts) - 10), min(100, max([r["nps_ci_upper"] for r in pts] + [kpi.target or -100]) + 10))
-    ax.legend(loc="upper left", ncol=4, fontsize=7, bbox_to_anchor=(0, 1.18))
+    ax.legend(loc="lower left", ncol=4, fontsize=7, bbox_to_anchor=(0, 1.0))
     chart.png = _png(fig)
     last = pts[-1]
     chart.alt = t("alt_nps_trend", loc, n=len(pts), first=fmt_num(pts[0]["nps"], 1, loc), last=fmt_num(last["nps"], 1, loc),
@@ -115,7 +117,8 @@ def categories(d: ReportData, loc: str) -> Chart:
         chart.alt = t("alt_nothing", loc, what=title)
         return chart
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 2.3))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 2.4))
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.85, bottom=0.11)
     xs = [_label(r["period_start"], grain) for r, *_ in shares]
     p = [s[1] for s in shares]
     q = [s[2] for s in shares]
@@ -126,7 +129,7 @@ def categories(d: ReportData, loc: str) -> Chart:
     ax.set_ylim(0, 100)
     ax.set_yticks([0, 25, 50, 75, 100], ["0%", "25%", "50%", "75%", "100%"])
     ax.tick_params(axis="x", labelsize=7)
-    ax.legend(loc="upper left", ncol=3, fontsize=7, bbox_to_anchor=(0, 1.16))
+    ax.legend(loc="lower left", ncol=3, fontsize=7, bbox_to_anchor=(0, 1.0))
     chart.png = _png(fig)
     r, pp, qq, xx = shares[-1]
     chart.alt = t("alt_categories", loc, p=fmt_num(pp, 0, loc), q=fmt_num(qq, 0, loc), x=fmt_num(xx, 0, loc))
@@ -148,7 +151,9 @@ def nps_by(d: ReportData, loc: str, dimension: str) -> Chart:
         return chart
     plt = _plt()
     ok = sorted(ok, key=lambda r: r["nps"])
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.5 + 0.32 * len(ok)))
+    height = 0.6 + 0.3 * len(ok)
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, height))
+    fig.subplots_adjust(left=0.22, right=0.98, top=1 - 0.1 / height, bottom=0.35 / height)
     ys = range(len(ok))
     for y, r in zip(ys, ok, strict=True):
         colour = ACCENT if mine is None or r["dimension_value"] == mine else GREY
@@ -178,13 +183,14 @@ def response_rate(d: ReportData, loc: str) -> Chart:
         chart.alt = t("alt_nothing", loc, what=title)
         return chart
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 2.0))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 2.1))
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.84, bottom=0.13)
     xs = [_label(r["period_start"], grain) for r in pts]
     ax.bar(xs, [r["response_rate_pct"] for r in pts], color=ACCENT, width=0.6)
     kpi = d.kpi("response_rate_pct")
     if kpi.target is not None:
         ax.axhline(kpi.target, color=GREEN, linestyle="--", linewidth=1, label=f"{t('target', loc)} {fmt_num(kpi.target, 0, loc)}%")
-        ax.legend(loc="upper left", fontsize=7, bbox_to_anchor=(0, 1.16))
+        ax.legend(loc="lower left", fontsize=7, bbox_to_anchor=(0, 1.0))
     ax.set_ylim(0, max([r["response_rate_pct"] for r in pts] + [kpi.target or 0]) * 1.2 + 1)
     ax.yaxis.set_major_formatter(lambda v, _p: f"{v:.0f}%")
     ax.tick_params(axis="x", labelsize=7)
@@ -195,7 +201,9 @@ def response_rate(d: ReportData, loc: str) -> Chart:
 
 def _hbars(name: str, title: str, labels: list[str], values: list[float], texts: list[str], colour: str) -> bytes:
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.45 + 0.3 * len(values)))
+    height = 0.55 + 0.28 * len(values)
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, height))
+    fig.subplots_adjust(left=0.3, right=0.97, top=1 - 0.08 / height, bottom=0.33 / height)
     ys = list(range(len(values)))[::-1]
     ax.barh(ys, values, color=colour, height=0.62)
     for y, v, s in zip(ys, values, texts, strict=True):
@@ -236,12 +244,12 @@ def risks(d: ReportData, loc: str) -> Chart:
     return chart
 
 
-def report_charts(d: ReportData, loc: str, *, shared: dict[str, Chart] | None = None) -> list[Chart]:
+def report_charts(d: ReportData, loc: str, *, shared: dict[str, Chart] | None = None, period_key: str = "") -> list[Chart]:
     """Every chart of one report, in reading order. ``shared`` caches the company-wide charts
     (NPS by industry and by segment) of a period and locale across the variants that show them."""
     out = [nps_trend(d, loc), categories(d, loc), response_rate(d, loc)]
     for dim in ("industry", "segment"):
-        key = f"{dim}:{loc}:{d.audience.dimension == dim and d.audience.value}"
+        key = f"{period_key or d.period.key}:{dim}:{loc}:{d.audience.dimension == dim and d.audience.value}"
         if shared is not None and key in shared:
             out.append(shared[key])
         else:

@@ -328,7 +328,7 @@ def _report_data(rd: _Reader, config: ProgramConfig, period: Period, aud: Audien
             r.progress_pct = progress(r.baseline, r.target, r.current)
         if r.status != "not_measured" and (r.baseline is None or r.target is None):
             gaps.append(("kpi_without_target", {"kpi": r.kpi, "label": r.label,
-                                                 "missing": " and ".join(k for k in ("baseline", "target") if getattr(r, k) is None)}))
+                                                 "missing": [k for k in ("baseline", "target") if getattr(r, k) is None]}))
 
     # NPS by industry / segment: the whole company's picture (a variant highlights its own bar).
     p1 = {"grain": grain, "period_start": period.start}

@@ -122,6 +122,7 @@ def gap_sentences(d: ReportData, loc: str, extra: list[tuple[str, dict[str, Any]
         p = dict(params)
         if code == "kpi_without_target":
             p["label"] = t(f"kpi_{p['kpi']}", loc)
+            p["missing"] = t("and", loc).join(t(k, loc) for k in p["missing"])
         out.append(t(f"gap_{code}", loc, **{k: v for k, v in p.items()}))
     return out
 

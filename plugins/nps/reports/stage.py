@@ -85,18 +85,56 @@ def _meta(rr: RenderedReport, d, loc: str) -> dict[str, Any]:
             "csv": f"{report_dir(rr.kind, rr.period_key, rr.audience, loc)}/scorecard.csv"}
 
 
+#: Below this many reports everything renders in this process; above, charts and HTML render in
+#: worker processes (``NPS_REPORTS_WORKERS``, default: the CPU count, at most 4) while this one
+#: keeps reading the marts.
+PARALLEL_MIN = 6
+_SHARED: dict[str, Chart] = {}
+
+
+def _render_one(d, loc: str, sender_name: str) -> tuple[RenderedReport, dict[str, Any]]:
+    """Charts and every format of one report (runs in a worker process for large runs)."""
+    if _SHARED and next(iter(_SHARED)).split(":", 1)[0] != d.period.key:
+        _SHARED.clear()
+    charts = report_charts(d, loc, shared=_SHARED, period_key=d.period.key)
+    rr = render_report(d, loc, charts, sender_name=sender_name)
+    return rr, _meta(rr, d, loc)
+
+
+def _workers(n: int) -> int:
+    import os
+
+    env = os.environ.get("NPS_REPORTS_WORKERS")
+    want = int(env) if env else min(4, os.cpu_count() or 1)
+    return 1 if n < PARALLEL_MIN else max(1, min(want, n))
+
+
 def render_all(wh: Warehouse, config: ProgramConfig, period: Period, *, only: str | None = None,
                locales_for: dict[str, list[str]] | None = None) -> tuple[list[tuple[RenderedReport, dict[str, Any]]], list[Job]]:
-    """Render every report of the period: [(rendered, meta)] and the jobs they came from."""
-    shared: dict[str, Chart] = {}
-    out = []
+    """Render every report of the period: [(rendered, meta)] in job order, and the jobs."""
     todo = jobs(config, period.kind, only=only)
-    for jb in todo:
-        d = report_data(wh, config, period, jb.audience)
-        for loc in (locales_for or {}).get(jb.audience.name, jb.locales):
-            charts = report_charts(d, loc, shared=shared)
-            rr = render_report(d, loc, charts, sender_name=config.sender.name)
-            out.append((rr, _meta(rr, d, loc)))
+    items = [(jb, loc) for jb in todo for loc in (locales_for or {}).get(jb.audience.name, jb.locales)]
+    workers = _workers(len(items))
+    sender = config.sender.name
+    data: dict[str, Any] = {}
+    if workers == 1:
+        _SHARED.clear()
+        out = []
+        for jb, loc in items:
+            d = data.get(jb.audience.name) or data.setdefault(jb.audience.name, report_data(wh, config, period, jb.audience))
+            out.append(_render_one(d, loc, sender))
+        return out, todo
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: this process holds warehouse connections and threads a fork would copy.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = []
+        for jb, loc in items:
+            d = data.get(jb.audience.name) or data.setdefault(jb.audience.name, report_data(wh, config, period, jb.audience))
+            futures.append(pool.submit(_render_one, d, loc, sender))
+        out = [f.result() for f in futures]
+    log.info("rendered %d reports in %d worker processes", len(out), workers)
     return out, todo
 
 
