@@ -134,7 +134,8 @@ def test_quarterly_pack_has_owner_pages(built, tmp_path):
     produced = render_and_archive(wh, config, q4, store_uri=str(tmp_path / "reports"))
     assert [p.owner for p in produced.owner_pages] == ["Alice Morgan"]
     page = produced.owner_pages[0]
-    assert "Account A1" in page.html and "Account A3" in page.html and "A1-C000 (decision_maker)" in page.html
+    assert "Account A1" in page.html and "Account A3" in page.html and "A1-C039 (decision_maker)" in page.html
+    assert "+ 30 more answers this quarter" in page.html  # the newest 10 of 40 are listed
     meta = json.loads((tmp_path / "reports" / "quarterly" / "2026-Q4" / "owners" / "alice_morgan" / "meta.json").read_text())
     assert meta["page"] == "owner"
     result, planned = send_planned(wh, config, q4, OutboxTransport(tmp_path / "outbox"), store_uri=str(tmp_path / "reports"))
