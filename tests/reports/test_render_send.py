@@ -142,3 +142,17 @@ def test_quarterly_pack_has_owner_pages(built, tmp_path):
     owners = [m for m in planned.messages if m.audience.startswith("owner-")]
     assert [(m.email, m.config_key) for m in owners] == [("alice.morgan@example.com", "reports.qbr.owners['Alice Morgan']")]
     assert result.sent == len(planned.messages) == 2  # vp@example.com and the owner
+
+
+def test_send_renders_only_what_the_archive_lacks(built, tmp_path):
+    wh, config = built
+    store = tmp_path / "reports"
+    render_and_archive(wh, config, NOV, store_uri=str(store))
+    (store / "monthly" / "2026-11" / "fintech" / "en" / "email.html").unlink()
+    from nps.reports.stage import plan_all
+
+    planned, counts = plan_all(wh, config, NOV, store_uri=str(store))
+    assert counts == {"from_archive": 4, "rendered": 1}
+    assert len(planned.messages) == 5
+    only, counts = plan_all(wh, config, NOV, store_uri=str(store), only="retail")
+    assert (counts, [m.audience for m in only.messages]) == ({"from_archive": 1, "rendered": 0}, ["retail"])

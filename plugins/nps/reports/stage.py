@@ -67,6 +67,10 @@ def jobs(config: ProgramConfig, kind: str, *, only: str | None = None) -> list[J
             continue
         recips = [(f"reports.segments[{j}].recipients[{i}]", r) for i, r in enumerate(v.recipients)]
         out.append(Job(Audience.of(v), recips, sorted({r.locale or default for _, r in recips} or {default})))
+    if only == "owners":
+        if kind != "quarterly":
+            raise ValueError("only='owners': owner pages belong to the quarterly QBR pack")
+        return []
     if only:
         out = [jb for jb in out if jb.audience.name == only]
         if not out:
@@ -113,7 +117,9 @@ def render_all(wh: Warehouse, config: ProgramConfig, period: Period, *, only: st
                locales_for: dict[str, list[str]] | None = None) -> tuple[list[tuple[RenderedReport, dict[str, Any]]], list[Job]]:
     """Render every report of the period: [(rendered, meta)] in job order, and the jobs."""
     todo = jobs(config, period.kind, only=only)
-    items = [(jb, loc) for jb in todo for loc in (locales_for or {}).get(jb.audience.name, jb.locales)]
+    # locales_for: render only these (audience -> locales), e.g. what the archive lacks.
+    items = [(jb, loc) for jb in todo
+             for loc in (jb.locales if locales_for is None else locales_for.get(jb.audience.name, []))]
     workers = _workers(len(items))
     sender = config.sender.name
     data: dict[str, Any] = {}
