@@ -51,19 +51,29 @@ PARAMS = {
 
 
 def _period(kind: str, context):
-    """The run's period (or AirflowFailException for what a retry cannot fix)."""
+    """The run's period, or AirflowFailException for what a retry cannot fix.
+
+    A manual run without a logical date reports the latest period complete in the marts; a manual
+    run never waits for the marts in a retry loop (it fails at once and says why).
+    """
     from airflow.sdk.exceptions import AirflowFailException
 
     from nps.hooks import get_warehouse
-    from nps.reports.stage import StageConfigError, period_for_run
+    from nps.reports.stage import MartsNotReadyError, StageConfigError, period_for_run
 
+    manual = "manual" in str(getattr(context.get("dag_run"), "run_type", "")).lower()
+    interval_end = context.get("data_interval_end") if context.get("logical_date") is not None else None
     wh = get_warehouse()
     try:
-        return wh, *period_for_run(wh, kind, interval_end=context.get("data_interval_end"),
-                                   period_start=context["params"].get("period_start"))
+        return wh, *period_for_run(wh, kind, interval_end=interval_end, period_start=context["params"].get("period_start"))
     except StageConfigError as err:
         wh.dispose()
         raise AirflowFailException(str(err)) from err
+    except MartsNotReadyError as err:
+        wh.dispose()
+        if manual:
+            raise AirflowFailException(str(err)) from err
+        raise
     except Exception:
         wh.dispose()
         raise
