@@ -12,6 +12,7 @@ the benchmark call. Nothing here imports Airflow.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass, field
@@ -120,27 +121,45 @@ def render_all(wh: Warehouse, config: ProgramConfig, period: Period, *, only: st
     # locales_for: render only these (audience -> locales), e.g. what the archive lacks.
     items = [(jb, loc) for jb in todo
              for loc in (jb.locales if locales_for is None else locales_for.get(jb.audience.name, []))]
-    workers = _workers(len(items))
     sender = config.sender.name
-    data: dict[str, Any] = {}
+    # Variants with the same filter and locale (e.g. one per team) read and render once and share it.
+    def key(jb: Job, loc: str) -> tuple[str, str, str]:
+        return jb.audience.dimension, jb.audience.value, loc
+
+    unique: dict[tuple[str, str, str], Job] = {}
+    for jb, loc in items:
+        unique.setdefault(key(jb, loc), jb)
+    workers = _workers(len(unique))
+    data: dict[tuple[str, str], Any] = {}
+
+    def data_of(jb: Job):
+        k = (jb.audience.dimension, jb.audience.value)
+        if k not in data:
+            data[k] = report_data(wh, config, period, jb.audience)
+        return data[k]
+
+    done: dict[tuple[str, str, str], tuple[RenderedReport, dict[str, Any]]] = {}
     if workers == 1:
         _SHARED.clear()
-        out = []
-        for jb, loc in items:
-            d = data.get(jb.audience.name) or data.setdefault(jb.audience.name, report_data(wh, config, period, jb.audience))
-            out.append(_render_one(d, loc, sender))
-        return out, todo
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+        for k, jb in unique.items():
+            done[k] = _render_one(data_of(jb), k[2], sender)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
-    # spawn, not fork: this process holds warehouse connections and threads a fork would copy.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = []
-        for jb, loc in items:
-            d = data.get(jb.audience.name) or data.setdefault(jb.audience.name, report_data(wh, config, period, jb.audience))
-            futures.append(pool.submit(_render_one, d, loc, sender))
-        out = [f.result() for f in futures]
-    log.info("rendered %d reports in %d worker processes", len(out), workers)
+        # spawn, not fork: this process holds warehouse connections and threads a fork would copy.
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {k: pool.submit(_render_one, data_of(jb), k[2], sender) for k, jb in unique.items()}
+            done = {k: f.result() for k, f in futures.items()}
+        log.info("rendered %d distinct reports in %d worker processes", len(done), workers)
+    out = []
+    for jb, loc in items:
+        rr, meta = done[key(jb, loc)]
+        if rr.audience != jb.audience.name:
+            rr = dataclasses.replace(rr, audience=jb.audience.name)
+            meta = {**meta, "audience": jb.audience.name,
+                    "csv": f"{report_dir(rr.kind, rr.period_key, jb.audience.name, loc)}/scorecard.csv"}
+        out.append((rr, meta))
     return out, todo
 
 
