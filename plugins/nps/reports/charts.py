@@ -153,7 +153,7 @@ def nps_by(d: ReportData, loc: str, dimension: str) -> Chart:
     ok = sorted(ok, key=lambda r: r["nps"])
     height = 0.6 + 0.3 * len(ok)
     fig, ax = plt.subplots(figsize=(WIDTH_IN, height))
-    fig.subplots_adjust(left=0.22, right=0.98, top=1 - 0.1 / height, bottom=0.35 / height)
+    fig.subplots_adjust(left=0.27, right=0.98, top=1 - 0.1 / height, bottom=0.35 / height)
     ys = range(len(ok))
     for y, r in zip(ys, ok, strict=True):
         colour = ACCENT if mine is None or r["dimension_value"] == mine else GREY
@@ -202,9 +202,9 @@ def response_rate(d: ReportData, loc: str) -> Chart:
 
 def _hbars(name: str, title: str, labels: list[str], values: list[float], texts: list[str], colour: str) -> bytes:
     plt = _plt()
-    height = 0.55 + 0.28 * len(values)
+    height = 0.3 + 0.28 * len(values)
     fig, ax = plt.subplots(figsize=(WIDTH_IN, height))
-    fig.subplots_adjust(left=0.3, right=0.97, top=1 - 0.08 / height, bottom=0.33 / height)
+    fig.subplots_adjust(left=0.3, right=0.97, top=1 - 0.08 / height, bottom=0.1 / height)
     ys = list(range(len(values)))[::-1]
     ax.barh(ys, values, color=colour, height=0.62)
     for y, v, s in zip(ys, values, texts, strict=True):
