@@ -72,7 +72,8 @@ def nps_trend(d: ReportData, loc: str) -> Chart:
     pts = [r for r in d.nps_trend if r["responses"] and r["responses"] >= mins and r["nps"] is not None]
     kpi = d.kpi("nps")
     rows = [[_label(r["period_start"], grain), str(r["responses"]),
-             fmt_num(r["nps"], 1, loc) if r["responses"] >= mins and r["nps"] is not None else t("not_enough_short", loc, n=r["responses"]),
+             fmt_num(r["nps"], 1, loc) if r["responses"] >= mins and r["nps"] is not None else
+             t("not_enough_short", loc, n=r["responses"]) if r["responses"] else "–",
              f"{fmt_num(r['nps_ci_lower'], 1, loc)} – {fmt_num(r['nps_ci_upper'], 1, loc)}" if r["nps_ci_lower"] is not None else "–"]
             for r in d.nps_trend]
     title = t("chart_nps_trend", loc, n=len(d.nps_trend))
@@ -106,11 +107,18 @@ def nps_trend(d: ReportData, loc: str) -> Chart:
 
 def categories(d: ReportData, loc: str) -> Chart:
     grain = d.period.grain
-    rows_in = [r for r in d.nps_trend if r["responses"]]
+    rows_in = [r for r in d.nps_trend if r["responses"] >= d.min_answers]
     shares = [(r, *(100.0 * r[k] / r["responses"] for k in ("promoters", "passives", "detractors"))) for r in rows_in]
     title = t("chart_categories", loc)
-    rows = [[_label(r["period_start"], grain), str(r["responses"]), fmt_num(p, 1, loc) + "%", fmt_num(q, 1, loc) + "%",
-             fmt_num(x, 1, loc) + "%"] for r, p, q, x in shares]
+    by_start = {r["period_start"]: (p, q, x) for r, p, q, x in shares}
+    rows = []
+    for r in d.nps_trend:  # in period order; periods below the minimum are listed, not drawn
+        if r["period_start"] in by_start:
+            p, q, x = by_start[r["period_start"]]
+            rows.append([_label(r["period_start"], grain), str(r["responses"]), fmt_num(p, 1, loc) + "%",
+                         fmt_num(q, 1, loc) + "%", fmt_num(x, 1, loc) + "%"])
+        elif r["responses"]:
+            rows.append([_label(r["period_start"], grain), str(r["responses"]), t("not_enough_short", loc, n=r["responses"]), "", ""])
     chart = Chart("categories", title, "", None,
                   [t("col_period", loc), "n", t("promoters", loc), t("passives", loc), t("detractors", loc)], rows)
     if not shares:
@@ -175,10 +183,12 @@ def nps_by(d: ReportData, loc: str, dimension: str) -> Chart:
 
 def response_rate(d: ReportData, loc: str) -> Chart:
     grain = d.period.grain
-    pts = [r for r in d.response_trend if r["response_rate_pct"] is not None]
+    pts = [r for r in d.response_trend if r["response_rate_pct"] is not None and r["invitations_sent"] >= d.min_answers]
     title = t("chart_response_rate", loc)
     rows = [[_label(r["period_start"], grain), str(r["invitations_sent"]), str(r["answered"]),
-             fmt_num(r["response_rate_pct"], 1, loc) + "%" if r["response_rate_pct"] is not None else "–"] for r in d.response_trend]
+             (fmt_num(r["response_rate_pct"], 1, loc) + "%" if r["invitations_sent"] >= d.min_answers else
+              t("not_enough_short", loc, n=r["invitations_sent"])) if r["response_rate_pct"] is not None else "–"]
+            for r in d.response_trend]
     chart = Chart("response_rate", title, "", None, [t("col_period", loc), t("col_sent", loc), t("col_answered", loc), "%"], rows)
     if not pts:
         chart.alt = t("alt_nothing", loc, what=title)
