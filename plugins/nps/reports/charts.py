@@ -74,7 +74,8 @@ def nps_trend(d: ReportData, loc: str) -> Chart:
     rows = [[_label(r["period_start"], grain), str(r["responses"]),
              fmt_num(r["nps"], 1, loc) if r["responses"] >= mins and r["nps"] is not None else
              t("not_enough_short", loc, n=r["responses"]) if r["responses"] else "–",
-             f"{fmt_num(r['nps_ci_lower'], 1, loc)} – {fmt_num(r['nps_ci_upper'], 1, loc)}" if r["nps_ci_lower"] is not None else "–"]
+             f"{fmt_num(r['nps_ci_lower'], 1, loc)} – {fmt_num(r['nps_ci_upper'], 1, loc)}"
+             if r["nps_ci_lower"] is not None and r["responses"] >= mins else "–"]
             for r in d.nps_trend]
     title = t("chart_nps_trend", loc, n=len(d.nps_trend))
     chart = Chart("nps_trend", title, "", None, [t("col_period", loc), "n", "NPS", t("col_ci95", loc)], rows)
