@@ -15,10 +15,10 @@ import os
 from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nps import CONFIG_DIR
 
@@ -140,14 +140,84 @@ class Sender(_Strict):
 
 
 class Kpi(_Strict):
-    baseline: float
-    target: float
+    """A scorecard KPI's baseline and target; either may be left out (the report says so)."""
+
+    baseline: float | None = None
+    target: float | None = None
     label: str = ""
 
 
+#: The report kinds (nps.reports) and the period grain each one reports.
+REPORT_KINDS: dict[str, str] = {"weekly": "week", "monthly": "month", "quarterly": "quarter"}
+ReportKind = Literal["weekly", "monthly", "quarterly"]
+#: The scorecard KPIs, in scorecard order; ``followup_sla_pct`` is measured once follow-ups exist.
+KPI_NAMES: tuple[str, ...] = (
+    "nps", "csat_pct", "ces_mean", "retention_pct", "response_rate_pct", "revenue_coverage_pct", "followup_sla_pct",
+)
+KpiName = Literal["nps", "csat_pct", "ces_mean", "retention_pct", "response_rate_pct", "revenue_coverage_pct", "followup_sla_pct"]
+#: The mart dimensions a segment variant can filter on (marts.mart_nps ``dimension``).
+VARIANT_DIMENSIONS = ("industry", "segment", "region", "role", "touchpoint")
+
+
+class ReportRecipient(_Strict):
+    """One report recipient. The address is checked when the send is planned: a malformed one is
+    skipped (named by its config key) while the others still get the report."""
+
+    email: str
+    name: str = ""
+    locale: str | None = None  # default: program.default_locale
+
+
+def _recipient(v: Any) -> Any:
+    return {"email": v} if isinstance(v, str) else v
+
+
+Recipients = list[Annotated[ReportRecipient, BeforeValidator(_recipient)]]
+
+
+class SegmentVariant(_Strict):
+    """A copy of a report filtered to one dimension value (e.g. industry = Manufacturing)."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+    dimension: Literal["industry", "segment", "region", "role", "touchpoint"]
+    value: str
+    reports: list[ReportKind] = Field(default_factory=lambda: ["weekly", "monthly", "quarterly"])
+    recipients: Recipients = Field(default_factory=list)
+
+
+class Qbr(_Strict):
+    """The quarterly QBR pack: an approval gate and one page per account owner."""
+
+    approval: bool = False
+    owner_pages: bool = True
+    # Account owner name (as in marts.mart_churn_risk.owner_name) -> address for their QBR page.
+    owners: dict[str, str] = Field(default_factory=dict)
+
+
 class Reports(_Strict):
-    recipients: list[str] = Field(default_factory=list)
-    kpis: dict[str, Kpi] = Field(default_factory=dict)
+    # Every kind's recipients, or per kind: {weekly: [...], monthly: [...], quarterly: [...]}.
+    recipients: Recipients | dict[ReportKind, Recipients] = Field(default_factory=list)
+    min_answers: Annotated[int, Field(ge=1, le=100000)] = 30
+    trend_periods: Annotated[int, Field(ge=2, le=104)] = 13
+    top_n: Annotated[int, Field(ge=1, le=100)] = 10
+    segments: list[SegmentVariant] = Field(default_factory=list)
+    qbr: Qbr = Qbr()
+    kpis: dict[KpiName, Kpi] = Field(default_factory=dict)
+
+    def recipients_for(self, kind: str) -> list[tuple[str, ReportRecipient]]:
+        """(config key, recipient) pairs of the company-wide report ``kind``."""
+        if isinstance(self.recipients, dict):
+            return [(f"reports.recipients.{kind}[{i}]", r) for i, r in enumerate(self.recipients.get(kind, []))]
+        return [(f"reports.recipients[{i}]", r) for i, r in enumerate(self.recipients)]
+
+    @model_validator(mode="after")
+    def _unique_variants(self) -> Reports:
+        seen: set[str] = set()
+        for i, v in enumerate(self.segments):
+            if v.name in seen or v.name == "all":
+                raise ValueError(f"segments[{i}].name: {v.name!r} is used twice or reserved (all)")
+            seen.add(v.name)
+        return self
 
 
 class Program(_Strict):
@@ -188,6 +258,18 @@ class ProgramConfig(_Strict):
     def _check(self) -> ProgramConfig:
         if not self.industries:
             raise ValueError("industries: at least one industry is required")
+        locales = self.program.locales
+        rec = self.reports.recipients
+        groups = rec.items() if isinstance(rec, dict) else [(None, rec)]
+        for kind, lst in groups:
+            for i, r in enumerate(lst):
+                if r.locale is not None and r.locale not in locales:
+                    key = f"reports.recipients.{kind}[{i}]" if kind else f"reports.recipients[{i}]"
+                    raise ValueError(f"{key}.locale: {r.locale!r} is not in program.locales {locales}")
+        for j, v in enumerate(self.reports.segments):
+            for i, r in enumerate(v.recipients):
+                if r.locale is not None and r.locale not in locales:
+                    raise ValueError(f"reports.segments[{j}].recipients[{i}].locale: {r.locale!r} is not in program.locales {locales}")
         for theme, by_locale in self.themes.items():
             for loc in by_locale:
                 if loc not in self.program.locales:

@@ -17,8 +17,8 @@ the tables (blue/green). Every build is a full rebuild from the raw tables, as o
    big fact table is written once per build instead of twice (staging, then a copy).
 
 ``ops.mart_builds`` records each build schema's status (building, built, audited, published,
-retired), so every step is safe to rerun. ``headline`` reads the published marts with a few
-small SELECTs for the demo and the reports. Nothing here imports Airflow.
+retired), so every step is safe to rerun. What the marts say to people (the demo's headline
+figures, the KPI reports) lives in ``nps.reports``. Nothing here imports Airflow.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -332,139 +332,3 @@ def rebuild(wh: Warehouse, as_of: datetime, config: ProgramConfig | None = None)
     build_staging(wh, as_of, config)
     audit(wh, config)
     return publish(wh)
-
-
-# -- headline figures ----------------------------------------------------------------------------
-def _num(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def headline(wh: Warehouse, *, top: int = 5) -> dict[str, Any]:
-    """Headline figures from the published marts, plus ``lines``: the same as printable text."""
-    data = headline_data(wh, top=top)
-    return {**data, "lines": format_headline(data)}
-
-
-def headline_data(wh: Warehouse, *, top: int = 5) -> dict[str, Any]:
-    """Headline figures from the published marts: NPS/CSAT/CES, retention, top risks, top themes.
-
-    The period is the latest complete month with NPS answers in ``marts.mart_nps`` (the latest
-    month while none is complete; ``month_complete`` says which); ``overall`` covers every
-    counted answer.
-    """
-    as_of = wh.scalar("SELECT MAX(as_of) FROM marts.mart_churn_risk")
-    # The latest complete month with NPS answers; while none is complete, the latest month.
-    month = wh.scalar(
-        "SELECT MAX(period_start) FROM marts.mart_nps WHERE period_grain = 'month' AND dimension = 'all' "
-        "AND responses > 0 AND period_end <= CAST(:d AS DATE)",
-        {"d": as_of.date() if as_of is not None else date(1900, 1, 1)},
-    ) or wh.scalar(
-        "SELECT MAX(period_start) FROM marts.mart_nps WHERE period_grain = 'month' AND dimension = 'all' AND responses > 0"
-    )
-    out: dict[str, Any] = {"as_of": as_of, "month": month, "month_complete": None}
-    if month is not None:
-        p = {"m": month}
-        nps = wh.query(
-            "SELECT period_end, responses, nps, nps_moe, nps_ci_lower, nps_ci_upper, prev_nps, nps_change, change_significant "
-            "FROM marts.mart_nps WHERE period_grain = 'month' AND dimension = 'all' AND period_start = :m",
-            p,
-        )[0]
-        end = nps.pop("period_end")
-        out["month_complete"] = bool(as_of is not None and datetime(end.year, end.month, end.day) <= as_of)
-        out["nps"] = {k: (_num(v) if k not in ("responses", "change_significant") else v) for k, v in nps.items()}
-        csat = wh.query(
-            "SELECT responses, csat_pct, csat_pct_moe, csat_mean, prev_csat_pct, change_significant FROM marts.mart_csat "
-            "WHERE period_grain = 'month' AND dimension = 'all' AND period_start = :m",
-            p,
-        )
-        out["csat"] = {k: (_num(v) if k not in ("responses", "change_significant") else v) for k, v in (csat[0] if csat else {}).items()}
-        ces = wh.query(
-            "SELECT responses, ces_mean, ces_mean_moe, ces_easy_pct, prev_ces_mean, change_significant FROM marts.mart_ces "
-            "WHERE period_grain = 'month' AND dimension = 'all' AND period_start = :m",
-            p,
-        )
-        out["ces"] = {k: (_num(v) if k not in ("responses", "change_significant") else v) for k, v in (ces[0] if ces else {}).items()}
-        ret = wh.query(
-            "SELECT customers_at_start, customers_lost, customers_at_end, retention_rate_pct, churn_rate_pct "
-            "FROM marts.mart_retention WHERE period_grain = 'month' AND period_start = :m",
-            p,
-        )
-        out["retention"] = {k: (_num(v) if k.endswith("_pct") else v) for k, v in (ret[0] if ret else {}).items()}
-        cov = wh.query(
-            "SELECT arr_weighted_nps, account_mean_nps, revenue_coverage_pct FROM marts.mart_account_nps_summary "
-            "WHERE period_grain = 'month' AND period_start = :m",
-            p,
-        )
-        out["accounts"] = {k: _num(v) for k, v in (cov[0] if cov else {}).items()}
-    overall = wh.query(
-        "SELECT survey_type, COUNT(*) AS responses, "
-        "SUM(CASE WHEN category IN ('promoter', 'satisfied', 'easy') THEN 1 ELSE 0 END) AS top_box, "
-        "SUM(CASE WHEN category = 'detractor' THEN 1 ELSE 0 END) AS detractors, SUM(score) AS score_sum "
-        "FROM marts.fct_survey_responses GROUP BY survey_type"
-    )
-    by_type = {r["survey_type"]: r for r in overall}
-    out["overall"] = {
-        "nps": _ratio(by_type.get("nps"), lambda r: 100.0 * (int(r["top_box"]) - int(r["detractors"])) / int(r["responses"])),
-        "csat_pct": _ratio(by_type.get("csat"), lambda r: 100.0 * int(r["top_box"]) / int(r["responses"])),
-        "ces_mean": _ratio(by_type.get("ces"), lambda r: float(r["score_sum"]) / int(r["responses"])),
-        "responses": {k: int(v["responses"]) for k, v in by_type.items()},
-    }
-    risks = wh.query(
-        "SELECT account_name, industry, owner_name, arr, arr_at_risk, risk_level, reasons FROM marts.mart_churn_risk "
-        f"WHERE risk_points > 0 ORDER BY risk_rank LIMIT {int(top)}"
-    )
-    out["top_risks"] = [{**r, "arr": _num(r["arr"]), "arr_at_risk": _num(r["arr_at_risk"])} for r in risks]
-    out["arr_at_risk_total"] = _num(wh.scalar("SELECT SUM(arr_at_risk) FROM marts.mart_churn_risk"))
-    themes = wh.query(
-        "SELECT theme, SUM(theme_comments) AS mentions, SUM(comments) AS comments FROM marts.mart_comment_themes "
-        "WHERE period_grain = 'month' AND dimension = 'all' AND category IN ('detractor', 'dissatisfied', 'high_effort') "
-        f"GROUP BY theme HAVING SUM(theme_comments) > 0 ORDER BY SUM(theme_comments) DESC, theme LIMIT {int(top)}"
-    )
-    out["top_themes"] = [
-        {"theme": r["theme"], "mentions": int(r["mentions"]), "share_pct": round(100.0 * int(r["mentions"]) / int(r["comments"]), 1)}
-        for r in themes
-    ]
-    return out
-
-
-def _ratio(row: dict[str, Any] | None, fn) -> float | None:
-    return None if not row or not int(row["responses"]) else round(fn(row), 2)
-
-
-def headline_lines(wh: Warehouse, *, top: int = 5) -> list[str]:
-    """The headline figures as printable lines (the demo prints these)."""
-    return headline(wh, top=top)["lines"]
-
-
-def format_headline(h: dict[str, Any]) -> list[str]:
-    """Printable lines for a ``headline_data`` dict."""
-
-    def f(v: Any, fmt: str = "{:.1f}") -> str:
-        return "n/a" if v is None else fmt.format(v)
-
-    lines = []
-    if h.get("month") is not None:
-        m: date = h["month"]
-        tag = "" if h["month_complete"] else " (month in progress)"
-        n = h["nps"]
-        sig = {True: "significant", False: "not significant (noise)", None: "no previous month"}[n["change_significant"]]
-        lines.append(
-            f"NPS {m:%Y-%m}{tag}: {f(n['nps'])} ±{f(n['nps_moe'])} (n={n['responses']}, 95% CI {f(n['nps_ci_lower'])}..{f(n['nps_ci_upper'])}); "
-            f"change {f(n['nps_change'], '{:+.1f}')}: {sig}"
-        )
-        c = h.get("csat") or {}
-        lines.append(f"CSAT {m:%Y-%m}: {f(c.get('csat_pct'))}% satisfied ±{f(c.get('csat_pct_moe'))}, mean {f(c.get('csat_mean'), '{:.2f}')} (n={c.get('responses', 0)})")
-        e = h.get("ces") or {}
-        lines.append(f"CES {m:%Y-%m}: mean {f(e.get('ces_mean'), '{:.2f}')} ±{f(e.get('ces_mean_moe'), '{:.2f}')}, {f(e.get('ces_easy_pct'))}% easy (n={e.get('responses', 0)})")
-        r = h.get("retention") or {}
-        lines.append(f"retention {m:%Y-%m}: {f(r.get('retention_rate_pct'))}%, churn {f(r.get('churn_rate_pct'))}% ({r.get('customers_lost', 0)} accounts lost)")
-        a = h.get("accounts") or {}
-        lines.append(f"ARR-weighted NPS {f(a.get('arr_weighted_nps'))}, revenue coverage {f(a.get('revenue_coverage_pct'))}%")
-    o = h["overall"]
-    lines.append(f"overall: NPS {f(o['nps'])}, CSAT {f(o['csat_pct'])}%, CES {f(o['ces_mean'], '{:.2f}')} from {o['responses']}")
-    lines.append(f"ARR at risk: {f(h['arr_at_risk_total'], '{:,.0f}')}; top risks:")
-    for r in h["top_risks"]:
-        lines.append(f"  {r['account_name']} ({r['industry']}, {r['owner_name']}): ARR at risk {f(r['arr_at_risk'], '{:,.0f}')} [{r['risk_level']}] {r['reasons']}")
-    themes = ", ".join(f"{t['theme']} {t['share_pct']}%" for t in h["top_themes"]) or "none"
-    lines.append(f"top themes in negative comments: {themes}")
-    return lines

@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal as D
 
 from nps import marts
+from nps.reports.headline import headline
 from tests.marts.helpers import AS_OF, Data, nps_team
 
 OCT = datetime(2026, 10, 5, 10)
@@ -111,7 +112,7 @@ def test_churn_risk_reasons_and_arr_at_risk(warehouse, program_config):
         True, 1, "low", "no answer in two cycles", D("0.00"))
     assert (b5["nps_category"], b5["risk_level"], b5["arr_at_risk"]) == ("promoter", "none", D("0.00"))
     assert {r["as_of"] for r in rows} == {AS_OF}
-    head = marts.headline(warehouse)
+    head = headline(warehouse, program_config)
     assert [r["account_name"] for r in head["top_risks"]] == ["Vertex Steel", "Account B2"]
     assert head["arr_at_risk_total"] == 55000.0
     assert "  Vertex Steel (SaaS, Alice Morgan): ARR at risk 40,000 [high] recent detractor, NPS dropped 3+ points, " \

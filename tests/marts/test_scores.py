@@ -8,6 +8,7 @@ from decimal import Decimal as D
 import pytest
 
 from nps import marts
+from nps.reports.headline import headline
 from tests.marts.helpers import AS_OF, Data, nps_team
 
 OCT = datetime(2026, 10, 5, 10)
@@ -96,7 +97,7 @@ def test_no_responses_is_null_not_zero(warehouse, program_config):
     assert dec["nps"] == D("100.00") and dec["prev_nps"] is None and dec["change_significant"] is None
     # No CSAT or CES answers at all: those marts are empty, and the headline says unknown, not 0.
     assert warehouse.scalar("SELECT COUNT(*) FROM marts.mart_csat") == 0
-    head = marts.headline(warehouse)
+    head = headline(warehouse, program_config)
     assert head["overall"]["csat_pct"] is None and head["overall"]["ces_mean"] is None
     assert head["overall"]["nps"] == 33.33
 

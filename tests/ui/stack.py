@@ -24,7 +24,11 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PROGRAM_DAGS = sorted(p.stem for p in (ROOT / "dags").glob("nps_*.py"))
+# The program's DAG ids: one per file, except the KPI reports (one DAG per cadence in one file).
+PROGRAM_DAGS = sorted(
+    [p.stem for p in (ROOT / "dags").glob("nps_*.py") if p.stem != "nps_kpi_reports"]
+    + [f"nps_kpi_reports_{kind}" for kind in ("weekly", "monthly", "quarterly")]
+)
 
 
 def free_port() -> int:

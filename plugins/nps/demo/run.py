@@ -32,6 +32,7 @@ from nps import DATA_DIR, PROJECT_ROOT
 DEMO_DIR = DATA_DIR / "demo"
 OUTBOX_DIR = DATA_DIR / "outbox"
 LANDING_DIR = DATA_DIR / "landing"
+REPORTS_DIR = DATA_DIR / "reports"
 AIRFLOW_LOG = DEMO_DIR / "airflow.log"
 
 
@@ -148,7 +149,8 @@ class Runner:
 
         os.environ.setdefault("NPS_OUTBOX_DIR", str(OUTBOX_DIR))
         os.environ.setdefault("NPS_LANDING_URI", str(LANDING_DIR))
-        for d in (Path(os.environ["NPS_OUTBOX_DIR"]), Path(os.environ["NPS_LANDING_URI"]), DEMO_DIR):
+        os.environ.setdefault("NPS_REPORTS_URI", str(REPORTS_DIR))
+        for d in (Path(os.environ["NPS_OUTBOX_DIR"]), Path(os.environ["NPS_LANDING_URI"]), Path(os.environ["NPS_REPORTS_URI"]), DEMO_DIR):
             shutil.rmtree(d, ignore_errors=True)
             d.mkdir(parents=True, exist_ok=True)
         with airflow_output_to_log():
@@ -261,6 +263,9 @@ class Runner:
         final = datetime(end.year, end.month, end.day, 5, 30)
         if self.run_dag("nps_build_marts", final, final + timedelta(minutes=5)):
             say(f"marts       rebuilt by nps_build_marts for {final:%Y-%m-%d %H:%M}")
+            from nps.demo.reports import run_reports
+
+            run_reports(self, self.start, end, say)
 
     # -- what happened -----------------------------------------------------------------------
     def summary(self) -> None:
@@ -268,11 +273,15 @@ class Runner:
 
         say("")
         summary.print_summary(self.wh, self.config, say)
+        from nps.demo.reports import summarise
+
+        summarise(say)
         say("")
         say("where to look")
         say(f"  warehouse      {self.wh.url.removeprefix('duckdb:///')}  (schemas src, ops, marts)")
         say(f"  email outbox   {os.environ['NPS_OUTBOX_DIR']}  (.eml files, one folder per run)")
         say(f"  landing area   {os.environ['NPS_LANDING_URI']}  (archive/, rejected/)")
+        say(f"  KPI reports    {os.environ['NPS_REPORTS_URI']}/index.html  (every report: HTML, charts, scorecard CSV)")
         say(f"  airflow log    {AIRFLOW_LOG}")
         say(f"  survey page    {DEMO_DIR / 'survey-web.log'}; `make survey-web` serves the outbox's links again")
         runs = sum(len(v) for v in self.timings.values())
@@ -282,7 +291,7 @@ class Runner:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--start", type=date.fromisoformat, default=date(2026, 9, 1), help="first simulated day")
-    ap.add_argument("--days", type=int, default=21, help="number of simulated days")
+    ap.add_argument("--days", type=int, default=30, help="number of simulated days (30: a whole month for the monthly report)")
     ap.add_argument("--accounts", type=int, default=400, help="number of customer accounts")
     ap.add_argument("--ingest-every", type=int, default=3, help="run the ingestion DAG every N days")
     args = ap.parse_args(argv)

@@ -63,7 +63,7 @@ def invitations(wh: Warehouse, say: Say) -> None:
         + (f"; other ledger states: {', '.join(sorted(other))}" if other else ""))
     outbox = Path(os.environ.get("NPS_OUTBOX_DIR", ""))
     if outbox.is_dir():
-        emls = sorted(outbox.rglob("*.eml"))
+        emls = sorted(p for p in outbox.rglob("*.eml") if not p.parent.name.startswith("reports_"))
         say(f"                outbox: {len(emls)} .eml files in {outbox}")
         by_name = {p.stem: p for p in emls}
         for loc in ("en", "pl"):
@@ -113,12 +113,10 @@ def ingestion(wh: Warehouse, say: Say) -> None:
 
 
 def marts(wh: Warehouse, config: ProgramConfig, say: Say) -> None:
+    from nps.reports.headline import headline
+
     try:
-        from nps.marts import headline
-    except ImportError:
-        return
-    try:
-        h = headline(wh)
+        h = headline(wh, config)
     except Exception as err:  # noqa: BLE001
         say(f"4. marts        not available: {err}")
         return

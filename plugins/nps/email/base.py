@@ -30,6 +30,17 @@ class Recipient:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with every message of a batch: inline (an image the HTML shows as
+    ``cid:<content_id>``) when ``content_id`` is set, otherwise a regular attachment."""
+
+    filename: str
+    content: bytes
+    mime_type: str
+    content_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Batch:
     batch_id: str
     template: MessageTemplate
@@ -38,6 +49,7 @@ class Batch:
     sender_name: str = ""
     sender_email: str = ""
     categories: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
 
     @property
     def label(self) -> str:

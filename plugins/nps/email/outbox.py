@@ -58,6 +58,16 @@ def build_message(batch: Batch, r: Recipient) -> EmailMessage:
         msg[name] = value
     msg.set_content(merge(t.text, r.substitutions))
     msg.add_alternative(merge(t.html, r.substitutions), subtype="html")
+    if batch.attachments:
+        html_part = msg.get_payload()[1]
+        for a in batch.attachments:
+            main, sub = a.mime_type.split("/", 1)
+            if a.content_id:  # inline: multipart/related beside the HTML that shows it
+                html_part.add_related(a.content, maintype=main, subtype=sub, cid=f"<{a.content_id}>", filename=a.filename)
+        for a in batch.attachments:
+            if not a.content_id:
+                main, sub = a.mime_type.split("/", 1)
+                msg.add_attachment(a.content, maintype=main, subtype=sub, filename=a.filename)
     return msg
 
 

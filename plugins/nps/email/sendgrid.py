@@ -15,6 +15,7 @@ another host and never retries. This hook:
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import logging
@@ -74,6 +75,12 @@ def build_payload(batch: Batch, *, sandbox: bool = False) -> dict[str, Any]:
         "custom_args": {"batch_id": batch.batch_id},
         "categories": batch.categories or ["nps-invitation", t.survey_type],
     }
+    if batch.attachments:
+        payload["attachments"] = [
+            {"content": base64.b64encode(a.content).decode("ascii"), "type": a.mime_type, "filename": a.filename,
+             **({"disposition": "inline", "content_id": a.content_id} if a.content_id else {"disposition": "attachment"})}
+            for a in batch.attachments
+        ]
     if sandbox:
         payload["mail_settings"] = {"sandbox_mode": {"enable": True}}
     return payload
