@@ -277,16 +277,22 @@ class SurveyPage:
             comment_hint=m["comment_hint"].format(max=cfg.program.comment_max_chars),
             comment=comment, error=error)
 
-    # -- routes ------------------------------------------------------------------------------
-    async def get_survey(self, request: Request) -> Response:
-        raw = request.query_params.get("t")
+    def admit(self, request: Request, raw: str | None) -> tuple:
+        """Every route's first step: (token, locale, None), or (None, None, the response that ends
+        the request) for a bad, forged or rate-limited link (counted against the address)."""
         token, problem = self.read_token(request, raw)
         if problem:
             self.limited(request, None, "en")
-            return problem
+            return None, None, problem
         locale = self.locale_for(request, token)
-        if (resp := self.limited(request, token.survey_id, locale)) is not None:
-            return resp
+        return token, locale, self.limited(request, token.survey_id, locale)
+
+    # -- routes ------------------------------------------------------------------------------
+    async def get_survey(self, request: Request) -> Response:
+        raw = request.query_params.get("t")
+        token, locale, stop = self.admit(request, raw)
+        if stop is not None:
+            return stop
         if self.expired(token):
             self.stats["expired"] += 1
             return self.message(locale, 410, "expired", days=self.s.config.web.survey_open_days)
@@ -305,13 +311,9 @@ class SurveyPage:
         except BodyTooLarge:
             return self.message(self.locale_for(request, None), 413, "too_large")
         raw = form.get("t", "")
-        token, problem = self.read_token(request, raw)
-        if problem:
-            self.limited(request, None, "en")
-            return problem
-        locale = self.locale_for(request, token)
-        if (resp := self.limited(request, token.survey_id, locale)) is not None:
-            return resp
+        token, locale, stop = self.admit(request, raw)
+        if stop is not None:
+            return stop
         if self.cross_site(request):
             security_log.warning("security: cross-site answer POST refused (client %s)",
                                  client_tag(self.client(request), self.log_key))
@@ -366,13 +368,9 @@ class SurveyPage:
 
     async def get_unsubscribe(self, request: Request) -> Response:
         raw = request.query_params.get("t")
-        token, problem = self.read_token(request, raw)
-        if problem:
-            self.limited(request, None, "en")
-            return problem
-        locale = self.locale_for(request, token)
-        if (resp := self.limited(request, token.survey_id, locale)) is not None:
-            return resp
+        token, locale, stop = self.admit(request, raw)
+        if stop is not None:
+            return stop
         m = self.m(locale)
         return self.render("unsubscribe.html.j2", locale, token=raw, csrf=self.forms.issue(token.survey_id),
                            action=self.unsub_path, body=m["unsub_body"].format(sender=self.s.config.sender.name))
@@ -384,13 +382,9 @@ class SurveyPage:
             return self.message(self.locale_for(request, None), 413, "too_large")
         one_click = form.get("List-Unsubscribe") == "One-Click"
         raw = request.query_params.get("t") if one_click else form.get("t") or request.query_params.get("t")
-        token, problem = self.read_token(request, raw)
-        if problem:
-            self.limited(request, None, "en")
-            return problem
-        locale = self.locale_for(request, token)
-        if (resp := self.limited(request, token.survey_id, locale)) is not None:
-            return resp
+        token, locale, stop = self.admit(request, raw)
+        if stop is not None:
+            return stop
         if not one_click:
             ok, _ = self.forms.check(form.get("csrf", ""), token.survey_id)
             if not ok or self.cross_site(request):
