@@ -15,7 +15,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__DAG_IGNORE_FILE_SYNTAX := glob
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: help venv init demo test test-fast bench ui survey-web lint constraints clean
+.PHONY: help venv init demo test browser test-fast bench ui survey-web lint constraints clean
 
 help:
 	@echo "make demo         set up everything and run the program's DAGs over simulated weeks"
@@ -64,7 +64,11 @@ init: venv $(AIRFLOW_HOME)/airflow.db $(AIRFLOW_HOME)/.connections
 demo: init
 	@$(BIN)/python -m nps.demo.run $(DEMO_ARGS)
 
-test: venv
+# Debian's Chromium for the browser tests (a no-op when /usr/bin/chromium is there).
+browser:
+	@bash scripts/install-browser.sh
+
+test: venv browser
 	@$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 test-fast: venv
