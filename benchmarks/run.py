@@ -38,6 +38,9 @@ TARGETS: list[tuple[str, str, str, float]] = [
     ("marts", r"marts_pg_\w+_rebuild_s", "<=", 120),
     ("marts", r"marts_duckdb_\w+_peak_mb", "<", 1024),
     ("marts", r"marts_warehouse_speedup", ">=", 5),
+    ("survey_web", r"survey_web_answers_per_s", ">=", 1000),
+    ("survey_web", r"survey_web_p99_ms", "<", 100),
+    ("survey_web", r"survey_web_(lost|kill_lost)", "<=", 0),
 ]
 _OPS = {"<": operator.lt, "<=": operator.le, ">=": operator.ge, ">": operator.gt}
 _LINE = re.compile(r"^bench (\S+) (-?[0-9.]+(?:e[-+]?\d+)?) ")
