@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
@@ -102,3 +102,18 @@ def test_statistics_helpers():
     assert share_change_significant(0, 0, 5, 10) is None
     assert math.isclose(1.96 * math.sqrt(82 / 104 * 22 / 104 / 104 + 62 / 104 * 42 / 104 / 104), 0.1227, abs_tol=1e-4)
     assert progress(45, 65, 55) == 50.0 and progress(45, None, 55) is None and progress(80, 80, 85) is None
+
+
+def test_manual_run_reports_the_latest_ended_period_even_without_answers(warehouse):
+    """No answers at all (a new program): a manual run without a logical date still reports the
+    latest period that ended by the marts build, and its cells say there were no answers."""
+    from nps.config import load_config
+    from nps.demo.generator import generate, load_base
+    from nps.marts import rebuild
+
+    load_base(warehouse, generate(load_config(), n_accounts=60))
+    rebuild(warehouse, datetime(2026, 11, 27, 16, 31))
+    p, why = period_for_run(warehouse, "monthly", interval_end=None, period_start=None)
+    assert (p.key, str(p.start), str(p.end)) == ("2026-10", "2026-10-01", "2026-11-01")
+    w, _ = period_for_run(warehouse, "weekly", interval_end=None, period_start=None)
+    assert (str(w.start), str(w.end)) == ("2026-11-16", "2026-11-23")

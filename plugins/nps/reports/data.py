@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from nps.config import KPI_NAMES, REPORT_KINDS, ProgramConfig, SegmentVariant
+from nps.config import KPI_NAMES, ProgramConfig, SegmentVariant
 from nps.reports.periods import Period, PeriodError, period_ending_by, period_of
 from nps.warehouse import Warehouse
 
@@ -181,11 +181,9 @@ def latest_complete_period(wh: Warehouse, kind: str) -> Period:
     as_of = marts_as_of(wh)
     if as_of is None:
         raise PeriodError("the published marts are empty (no build with accounts yet): run nps_build_marts first")
-    grain = REPORT_KINDS[kind]
-    start = wh.scalar(wh.read_sql("reports/latest_complete_period"), {"grain": grain, "as_of_date": as_of.date()})
-    if start is None:
-        raise PeriodError(f"no {grain} had ended by the marts build of {as_of:%Y-%m-%d %H:%M}: nothing to report yet")
-    return period_of(kind, start)
+    # The period, not the answers in it: a period nobody answered in is still reported (its cells
+    # say so), as a scheduled run of it would.
+    return period_ending_by(kind, as_of)
 
 
 def resolve_period(wh: Warehouse, kind: str, *, interval_end: datetime | None, period_start: str | date | None = None) -> tuple[Period, str]:
