@@ -125,22 +125,39 @@ def _migrated(db: Path) -> bool:
     if not db.exists():
         return False
     with contextlib.closing(sqlite3.connect(db)) as conn:
-        return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'alembic_version'").fetchone() is not None
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return {"alembic_version", "dag_run", "task_instance", "connection"} <= names
 
 
 @pytest.fixture(scope="session")
-def airflow_db():
-    """An initialised Airflow metadata database (SQLite) for DagBag and dag.test()."""
-    import subprocess
-
+def _airflow_home():
     home = Path(os.environ["AIRFLOW_HOME"])
     home.mkdir(parents=True, exist_ok=True)
-    # Not just "the file exists": a connection lookup outside a task (nps.hooks) opens the metadata
-    # database, which creates an empty SQLite file when a test before this one got there first.
-    if not _migrated(home / "airflow.db"):
-        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
     yield home
     shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def airflow_db(_airflow_home):
+    """An initialised Airflow metadata database (SQLite) for DagBag and dag.test().
+
+    Checked for every test module that asks for it, not once per session: a connection lookup outside
+    a task (nps.hooks) opens the metadata database, which creates an empty SQLite file when a test
+    got there before any migration. After a migration this process's Airflow ORM is set up anew,
+    so no connection to the file as it was before stays in use."""
+    import subprocess
+
+    db = _airflow_home / "airflow.db"
+    if not _migrated(db):
+        for leftover in (db, db.with_name("airflow.db-wal"), db.with_name("airflow.db-shm")):
+            leftover.unlink(missing_ok=True)
+        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
+        from airflow import settings
+
+        if settings.engine is not None:
+            settings.dispose_orm(do_log=False)
+            settings.configure_orm()
+    yield _airflow_home
 
 
 def pytest_collection_modifyitems(config, items):
