@@ -18,7 +18,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
-_RUN = f"{uuid.uuid4().hex[:8]}_{_WORKER}"
+# Once per process: a test that imports this module again (``from tests.conftest import ...``) must
+# not move AIRFLOW_HOME away from the database Airflow in this process already uses.
+_RUN = os.environ.setdefault(f"NPS_TEST_RUN_{_WORKER}", f"{uuid.uuid4().hex[:8]}_{_WORKER}")
 # One Airflow home (SQLite metadata) per pytest process, so parallel runs never share a database.
 _AIRFLOW_HOME = Path(os.environ.get("NPS_TEST_TMP", "/tmp")) / f"nps-test-airflow-{_RUN}"
 
