@@ -271,11 +271,15 @@ def test_the_ui_in_chromium_login_dag_list_graph_and_task_log(airflow_ui):
             page.screenshot(path=str(ARTIFACTS / "1-dag-list.png"), full_page=True)
 
             run_url = f"{base}/dags/nps_dispatch_surveys/runs/{quote(run_id)}"
-            page.goto(run_url + "?mode=graph")
+            page.goto(run_url)
             for task_id in ("migrate_warehouse", "select_cohort", "send_invitations"):
                 page.get_by_text(task_id, exact=True).first.wait_for(timeout=60_000)
             page.get_by_text("Success").first.wait_for()
-            page.screenshot(path=str(ARTIFACTS / "2-dag-run-graph.png"), full_page=True)
+            page.screenshot(path=str(ARTIFACTS / "2-dag-run.png"), full_page=True)
+            page.get_by_role("button", name="Show Graph (Press g)").click()
+            page.locator(".react-flow__node").first.wait_for(timeout=60_000)  # the graph's task nodes
+            assert page.locator(".react-flow__node").count() >= 3
+            page.screenshot(path=str(ARTIFACTS / "2-dag-graph.png"), full_page=True)
 
             page.goto(run_url + "/tasks/migrate_warehouse")
             page.get_by_text("schema version", exact=False).first.wait_for(timeout=60_000)
