@@ -7,6 +7,8 @@
 ``IngestEventsOperator``       load SendGrid event batches from the landing area
 ``IngestResponsesOperator``    load response files: tokens, validation, quarantine, audit
 ``BuildMartsOperator``         build, audit and publish the marts (``steps``, ``publish``)
+``RenderReportsOperator``      render and archive a period's KPI reports (``kind``, ``only``)
+``SendReportsOperator``        email them exactly once per recipient (``resend``, ``dry_run``)
 ``LandingHasFilesOperator``, ``PublishResponsesOperator``, ``CheckRejectedFilesOperator``:
                                the ingestion DAG's glue (skip when empty, emit the asset only
                                for new answers, fail naming unparseable files)
@@ -30,6 +32,7 @@ from nps.operators.ingest import (
     PublishResponsesOperator,
 )
 from nps.operators.marts import BuildMartsOperator
+from nps.operators.reports import RenderReportsOperator, ReportArchiveLink, SendReportsOperator
 from nps.operators.warehouse import MigrateWarehouseOperator
 
 __all__ = [
@@ -42,6 +45,9 @@ __all__ = [
     "MigrateWarehouseOperator",
     "NpsBaseOperator",
     "PublishResponsesOperator",
+    "RenderReportsOperator",
+    "ReportArchiveLink",
     "SelectCohortOperator",
+    "SendReportsOperator",
     "SentEmailsLink",
 ]
