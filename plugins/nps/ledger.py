@@ -290,13 +290,13 @@ def send_once(wh: Warehouse, batches: list[Batch], transport, *, scope: str, kin
         result.reconciled_sent, result.requeued, result.uncertain = reconcile(
             wh, scope, utcnow(), grace_minutes, outbox=transport)
         _claim(wh, batches, scope=scope, kind=kind, run_id=run_id, resend=resend, now=utcnow(), result=result)
-        attempt = uuid.uuid4().hex[:6]
+        attempt_id = uuid.uuid4().hex[:6]
         with wh.engine.connect() as conn:
             for i, batch in enumerate(batches):
                 keys = [r.send_key for r in batch.recipients]
                 if not keys:
                     continue
-                bparams = {"batch_id": f"{batch.batch_id}.{attempt}.{i:04d}"}
+                bparams = {"batch_id": f"{batch.batch_id}.{attempt_id}.{i:04d}"}
                 with conn.begin():  # committed before the request: never sent again on a guess
                     owned = _keys(wh, conn, "ledger/mark_sending",
                                   {**bparams, "now": utcnow(), "transport": name, "folder": batch.folder}, keys,
