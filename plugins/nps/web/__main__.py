@@ -33,6 +33,69 @@ def listening_socket(host: str, port: int, backlog: int = 2048) -> socket.socket
     return sock
 
 
+class CoalescingTransport:
+    """A transport that sends everything written during one turn of the event loop as one
+    ``send``. uvicorn writes a response's status line and headers, then its body, in two calls;
+    on loopback or a LAN each ``send`` costs a system call and a packet, about a fifth of the
+    page's CPU per answer. Bytes and their order are unchanged; a close sends what is pending
+    first."""
+
+    __slots__ = ("_transport", "_loop", "_pending")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] | None = None
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        if self._pending is None:
+            self._pending = [data]
+            self._loop.call_soon(self.flush)
+        else:
+            self._pending.append(data)
+
+    def writelines(self, lines) -> None:  # noqa: ANN001
+        for data in lines:
+            self.write(data)
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending and not self._transport.is_closing():
+            self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + sum(map(len, self._pending or ()))
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._pending = None
+        self._transport.abort()
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - everything else is the real transport's
+        return getattr(self._transport, name)
+
+
+def http_protocol() -> type:
+    """uvicorn's httptools protocol writing through a ``CoalescingTransport`` (uvicorn's own
+    choice when httptools is missing)."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:
+        return "auto"  # type: ignore[return-value]
+
+    class CoalescingHttpToolsProtocol(HttpToolsProtocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)  # flow control and addresses: the real transport
+            self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
+
+    return CoalescingHttpToolsProtocol
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m nps.web", description=__doc__.splitlines()[0])
     ap.add_argument("--host", default=os.environ.get("NPS_WEB_HOST", "127.0.0.1"))
@@ -59,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sock = listening_socket(args.host, args.port)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, loop=args.loop, access_log=False, log_level=args.log_level, proxy_headers=args.proxy_headers,
+    config = uvicorn.Config(app, loop=args.loop, http=http_protocol(), ws="none", access_log=False, log_level=args.log_level, proxy_headers=args.proxy_headers,
                             forwarded_allow_ips=args.forwarded_allow_ips, server_header=False,
                             timeout_keep_alive=30, limit_concurrency=4096, h11_max_incomplete_event_size=16384)
     server = uvicorn.Server(config)
