@@ -5,6 +5,9 @@ the internet, and pass ``--proxy-headers --forwarded-allow-ips=<proxy>`` so rate
 real client). ``--port 0`` picks a free port; ``--port-file`` receives the port once the server
 listens (tests, the demo). Uvicorn's access log is off: it would log every token; the page logs
 what matters without them.
+
+Served on uvloop when installed (``--loop``/``NPS_WEB_LOOP`` to choose), with Nagle's algorithm
+off and each response sent in one ``send``: see docs/web.md, "Where the time went".
 """
 
 from __future__ import annotations
