@@ -38,10 +38,10 @@ def listening_socket(host: str, port: int, backlog: int = 2048) -> socket.socket
 
 class CoalescingTransport:
     """A transport that sends everything written during one turn of the event loop as one
-    ``send``. uvicorn writes a response's status line and headers, then its body, in two calls;
-    on loopback or a LAN each ``send`` costs a system call and a packet, about a fifth of the
-    page's CPU per answer. Bytes and their order are unchanged; a close sends what is pending
-    first."""
+    ``send``. uvicorn writes a response's status line and headers, then its body, in two calls,
+    so two system calls and two packets per response; joined, the server's CPU per answer went
+    from 229 to 200 us and the load client's from 44 to 30 us (docs/web.md). Bytes and their
+    order are unchanged; a close sends what is pending first."""
 
     __slots__ = ("_transport", "_loop", "_pending")
 
@@ -83,13 +83,13 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
-def http_protocol() -> type:
+def http_protocol() -> type | str:
     """uvicorn's httptools protocol writing through a ``CoalescingTransport`` (uvicorn's own
     choice when httptools is missing)."""
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError:
-        return "auto"  # type: ignore[return-value]
+        return "auto"
 
     class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sock = listening_socket(args.host, args.port)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, loop=args.loop, http=http_protocol(), ws="none", access_log=False, log_level=args.log_level, proxy_headers=args.proxy_headers,
+    config = uvicorn.Config(app, loop=args.loop, http=http_protocol(), ws="none", access_log=False,
+                            log_level=args.log_level, proxy_headers=args.proxy_headers,
                             forwarded_allow_ips=args.forwarded_allow_ips, server_header=False,
                             timeout_keep_alive=30, limit_concurrency=4096, h11_max_incomplete_event_size=16384)
     server = uvicorn.Server(config)
