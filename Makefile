@@ -14,6 +14,10 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__DAG_IGNORE_FILE_SYNTAX := glob
 export PYTHONPATH := $(CURDIR)/plugins
+# The embedded project: only here (and in the demo and the tests) may a missing nps_warehouse or
+# email connection fall back to the local DuckDB file and the outbox; anywhere else a task fails
+# naming the connection (fail closed, see README "On-call runbook").
+export NPS_EMBEDDED ?= 1
 
 .PHONY: help venv init demo test browser test-fast bench ui survey-web lint constraints clean
 
@@ -52,7 +56,7 @@ $(AIRFLOW_HOME)/airflow.db: | $(BIN)/.installed
 $(AIRFLOW_HOME)/.connections: | $(AIRFLOW_HOME)/airflow.db
 	@echo "==> creating the connections nps_warehouse (DuckDB file) and nps_survey_token (new secret)"
 	@$(BIN)/airflow connections get nps_warehouse >/dev/null 2>&1 || $(BIN)/airflow connections add nps_warehouse \
-	  --conn-type nps_warehouse --conn-extra '{"engine": "duckdb", "duckdb_path": "$(CURDIR)/data/warehouse.duckdb"}' \
+	  --conn-type nps_warehouse --conn-extra '{"engine": "duckdb", "duckdb_path": "$(CURDIR)/data/warehouse.duckdb", "embedded": true}' \
 	  --conn-description "The program's warehouse (embedded DuckDB); point it at PostgreSQL for real use" >/dev/null
 	@$(BIN)/airflow connections get nps_survey_token >/dev/null 2>&1 || $(BIN)/airflow connections add nps_survey_token \
 	  --conn-type nps_survey_token --conn-password="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(32))')" \
