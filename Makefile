@@ -27,6 +27,7 @@ help:
 	@echo "make bench        benchmarks (BENCH=name for one: $$(ls benchmarks/bench_*.py | sed 's/.*bench_//; s/\.py//' | tr '\n' ' '))"
 	@echo "make ui           Airflow UI on http://localhost:8080 with the project's DAGs and demo data"
 	@echo "make survey-web   the survey response page on http://127.0.0.1:8090 (WEB_ARGS='--host ... --port ...')"
+	@echo "make celery-up    the program on the CeleryExecutor: PostgreSQL, Redis, 2 workers (make celery-down stops it)"
 	@echo "make lint         ruff (incl. Airflow 3 rules AIR3)"
 	@echo "make constraints  re-resolve requirements.txt into constraints.txt"
 	@echo "make clean        remove the venv, .airflow/ and data/"
@@ -63,7 +64,11 @@ $(AIRFLOW_HOME)/.connections: | $(AIRFLOW_HOME)/airflow.db
 	  --conn-description "HMAC secret that signs survey links (password field)" >/dev/null
 	@touch $@
 
-init: venv $(AIRFLOW_HOME)/airflow.db $(AIRFLOW_HOME)/.connections
+# The program's pools (scripts/airflow-pools.sh): one writer at a time on the embedded DuckDB file.
+$(AIRFLOW_HOME)/.pools: scripts/airflow-pools.sh | $(AIRFLOW_HOME)/airflow.db
+	@PATH="$(BIN):$$PATH" bash scripts/airflow-pools.sh 1 && touch $@
+
+init: venv $(AIRFLOW_HOME)/airflow.db $(AIRFLOW_HOME)/.connections $(AIRFLOW_HOME)/.pools
 
 demo: init
 	@$(BIN)/python -m nps.demo.run $(DEMO_ARGS)
@@ -102,3 +107,15 @@ constraints:
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_HOME) data
+
+# ---- Operations (issue 13): the program on Airflow's CeleryExecutor, separate processes, no Docker ----
+# PostgreSQL metadata and warehouse, Redis broker, two workers; see README "On-call runbook".
+.PHONY: celery-up celery-down celery-status
+celery-up: venv
+	@NPS_EMBEDDED=0 bash scripts/celery.sh up
+
+celery-down:
+	@bash scripts/celery.sh down
+
+celery-status: venv
+	@bash scripts/celery.sh status

@@ -39,7 +39,8 @@ from nps.operators import BuildMartsOperator, MigrateWarehouseOperator
     catchup=False,  # each run rebuilds everything: a missed day needs no catch-up run
     max_active_runs=1,
     tags=["nps", "marts"],
-    default_args={"owner": "cx-data", "retries": 2, "retry_delay": timedelta(minutes=5)},
+    default_args={"owner": "cx-data", "retries": 2, "retry_delay": timedelta(minutes=5),
+                  "pool": "nps_marts"},  # one marts build at a time, whichever DAG runs it
     params={
         "publish": Param(
             True,

@@ -48,7 +48,8 @@ from nps.operators import DispatchSurveysOperator, MigrateWarehouseOperator, Sel
     catchup=False,
     max_active_runs=1,
     tags=["nps", "dispatch"],
-    default_args={"owner": "cx-data", "retries": 2, "retry_delay": timedelta(minutes=5)},
+    default_args={"owner": "cx-data", "retries": 2, "retry_delay": timedelta(minutes=5),
+                  "pool": "nps_warehouse"},  # writers share the warehouse pool (scripts/airflow-pools.sh)
     params={
         "dry_run": Param(
             False,

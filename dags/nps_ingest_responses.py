@@ -50,7 +50,8 @@ from nps.operators import (
     catchup=False,  # each run takes whatever waits; past intervals have nothing of their own
     max_active_runs=1,
     tags=["nps", "ingest"],
-    default_args={"owner": "cx-data", "retries": 2, "retry_delay": timedelta(minutes=2)},
+    default_args={"owner": "cx-data", "retries": 2, "retry_delay": timedelta(minutes=2),
+                  "pool": "nps_warehouse"},  # writers share the warehouse pool (scripts/airflow-pools.sh)
     doc_md=__doc__,
 )
 def nps_ingest_responses():

@@ -168,7 +168,7 @@ def airflow_db(_airflow_home):
 def pytest_collection_modifyitems(config, items):
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
-        if names & {"warehouse", "pg_url", "duckdb_url", "pg_template", "airflow_db", "airflow_ui"}:
+        if names & {"warehouse", "pg_url", "duckdb_url", "pg_template", "airflow_db", "airflow_ui", "celery_stack"}:
             item.add_marker(pytest.mark.integration)
         else:
             item.add_marker(pytest.mark.unit)
