@@ -29,15 +29,15 @@ help:
 	@echo "make survey-web   the survey response page on http://127.0.0.1:8090 (WEB_ARGS='--host ... --port ...')"
 	@echo "make celery-up    the program on the CeleryExecutor: PostgreSQL, Redis, 2 workers (make celery-down stops it)"
 	@echo "make lint         ruff (incl. Airflow 3 rules AIR3)"
-	@echo "make constraints  re-resolve requirements.txt into constraints.txt"
+	@echo "make constraints  re-resolve requirements-dev.txt (includes requirements.txt) into constraints.txt"
 	@echo "make clean        remove the venv, .airflow/ and data/"
 
-$(BIN)/.installed: requirements.txt constraints.txt pyproject.toml
+$(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@echo "==> creating the virtual environment in .venv (Python: $(PYTHON))"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
-	@echo "==> installing pinned packages (requirements.txt + constraints.txt)"
-	@$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.txt -c constraints.txt
+	@echo "==> installing pinned packages (requirements-dev.txt, which includes requirements.txt, + constraints.txt)"
+	@$(BIN)/uv pip install -q --python $(BIN)/python -r requirements-dev.txt -c constraints.txt
 	@# The project's own package, editable: Airflow finds its provider info (connection types,
 	@# version) through the package's entry point; the code stays in plugins/nps/.
 	@echo "==> installing the nps package (editable) so Airflow lists it as a provider"
@@ -100,8 +100,8 @@ lint: venv
 
 constraints:
 	@$(PYTHON) -m venv /tmp/nps-constraints-venv && /tmp/nps-constraints-venv/bin/pip install -q "uv==$(UV_VERSION)"
-	@/tmp/nps-constraints-venv/bin/uv pip install -q --python /tmp/nps-constraints-venv/bin/python -r requirements.txt
-	@(echo "# Full resolved set for Python 3.11, tested with requirements.txt. Regenerate: make constraints"; \
+	@/tmp/nps-constraints-venv/bin/uv pip install -q --python /tmp/nps-constraints-venv/bin/python -r requirements-dev.txt
+	@(echo "# Full resolved set for Python 3.11, tested with requirements-dev.txt. Regenerate: make constraints"; \
 	  /tmp/nps-constraints-venv/bin/uv pip freeze --python /tmp/nps-constraints-venv/bin/python | grep -vE '^(pip|uv)==') > constraints.txt
 	@rm -rf /tmp/nps-constraints-venv; echo "constraints.txt updated"
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The program on Airflow's CeleryExecutor, as separate processes on this machine, no Docker
-# (`make celery-up`, `make celery-down`, `make celery-status`):
+# (`make celery-up`, `make celery-down`, `make celery-status`; `scripts/celery.sh worker 3` adds a
+# worker, `eval "$(scripts/celery.sh env)"` gives a shell the stack's settings for `airflow ...`):
 #   api-server, scheduler, dag-processor, triggerer and NPS_CELERY_WORKERS (default 2) `airflow celery
 #   worker`s, each a process group of its own, logs and pid files in $NPS_CELERY_HOME/{logs,run}.
 #   Metadata: PostgreSQL database $NPS_CELERY_METADATA_DB (created when missing, never dropped here).
@@ -21,7 +22,8 @@
 #   AIRFLOW__API__PORT       the API server's port (default: a free loopback port, kept in secrets.env)
 #   NPS_EMAIL_TRANSPORT      default outbox (declared, into $NPS_CELERY_HOME/outbox) unless an
 #                            AIRFLOW_CONN_NPS_SENDGRID or AIRFLOW_CONN_NPS_SMTP is set
-#   NPS_TOKEN_SECRET         the survey-token secret(s) (default: generated into secrets.env)
+#   NPS_TOKEN_SECRET         the survey-token secret(s) (default: a generated one in the connection
+#                            nps_survey_token of the metadata database, editable in the UI)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${NPS_VENV:-$root/.venv}"
@@ -92,10 +94,6 @@ settings() {
   # The program: fail closed, warehouse on PostgreSQL, the token secret shared by every worker.
   export NPS_EMBEDDED=0
   export AIRFLOW_CONN_NPS_WAREHOUSE="${AIRFLOW_CONN_NPS_WAREHOUSE:-$pg/$warehouse_db}"
-  local token="${NPS_TOKEN_SECRET:-$NPS_CELERY_TOKEN_SECRET}"
-  if [ -z "${AIRFLOW_CONN_NPS_SURVEY_TOKEN:-}" ]; then
-    export AIRFLOW_CONN_NPS_SURVEY_TOKEN="{\"conn_type\": \"nps_survey_token\", \"password\": \"$token\"}"
-  fi
   if [ -z "${AIRFLOW_CONN_NPS_SENDGRID:-}${AIRFLOW_CONN_NPS_SMTP:-}" ]; then
     export NPS_EMAIL_TRANSPORT="${NPS_EMAIL_TRANSPORT:-outbox}"
   fi
@@ -103,6 +101,20 @@ settings() {
   export NPS_LANDING_URI="${NPS_LANDING_URI:-$home/landing}"
   export NPS_REPORTS_URI="${NPS_REPORTS_URI:-$home/reports}"
   export NPS_DATA_DIR="${NPS_DATA_DIR:-$home/data}"
+}
+
+worker() {  # worker N: start Celery worker N (also to add one to a running stack)
+  local i="$1" var="NPS_CELERY_WORKER_LOG_PORT_$1"
+  if [ -z "${!var:-}" ]; then
+    echo "$var=$(free_port)" >> "$home/secrets.env"
+    set -a; . "$home/secrets.env"; set +a
+  fi
+  # Each worker: its own log-server port, and its own name on the task instances it runs
+  # (NPS_WORKER_HOSTNAME through nps.workers.hostname), so the UI tells the workers apart.
+  start "worker-$i" env AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="${!var}" NPS_WORKER_HOSTNAME="nps-worker-$i" \
+    AIRFLOW__CORE__HOSTNAME_CALLABLE=nps.workers.hostname \
+    airflow celery worker --celery-hostname "nps-worker-$i@%h" --queues "$AIRFLOW__OPERATORS__DEFAULT_QUEUE" \
+    --concurrency "${NPS_CELERY_CONCURRENCY:-2}" --pid "$run/worker-$i.celery.pid"
 }
 
 alive() { [ -f "$run/$1.pid" ] && kill -0 -- "-$(cat "$run/$1.pid")" 2>/dev/null; }
@@ -134,20 +146,18 @@ up() {
   python -c 'import os; from nps.warehouse import Warehouse; w = Warehouse(os.environ["AIRFLOW_CONN_NPS_WAREHOUSE"]); w.migrate(); w.dispose()' \
     > "$logs/warehouse-migrate.log" 2>&1 || { tail -20 "$logs/warehouse-migrate.log"; exit 1; }
   bash "$root/scripts/airflow-pools.sh" "${NPS_CELERY_WAREHOUSE_SLOTS:-4}"
+  # The survey-token secret as a connection in the metadata database, so a rotation is an edit in
+  # the UI (README: rotate the token secret); NPS_TOKEN_SECRET or AIRFLOW_CONN_NPS_SURVEY_TOKEN win.
+  if [ -z "${NPS_TOKEN_SECRET:-}${AIRFLOW_CONN_NPS_SURVEY_TOKEN:-}" ] && ! airflow connections get nps_survey_token >/dev/null 2>&1; then
+    airflow connections add nps_survey_token --conn-type nps_survey_token --conn-password "$NPS_CELERY_TOKEN_SECRET" \
+      --conn-description "HMAC secret(s) that sign survey links: NEW,OLD during a rotation" >/dev/null
+  fi
   if [ ! -f "$home/simple_auth_manager_passwords.json.generated" ]; then
     (umask 077; echo "{\"admin\": \"$(secret)\"}" > "$home/simple_auth_manager_passwords.json.generated")
   fi
   echo "==> starting the components"
   for c in "${components[@]}"; do start "$c" airflow "$c"; done
-  for i in $(seq 1 "${NPS_CELERY_WORKERS:-2}"); do
-    var="NPS_CELERY_WORKER_LOG_PORT_$i"
-    # Each worker: its own log-server port, and its own name on the task instances it runs
-    # (NPS_WORKER_HOSTNAME through nps.workers.hostname), so the UI tells the workers apart.
-    start "worker-$i" env AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="${!var}" NPS_WORKER_HOSTNAME="nps-worker-$i" \
-      AIRFLOW__CORE__HOSTNAME_CALLABLE=nps.workers.hostname \
-      airflow celery worker --celery-hostname "nps-worker-$i@%h" --queues "$AIRFLOW__OPERATORS__DEFAULT_QUEUE" \
-      --concurrency "${NPS_CELERY_CONCURRENCY:-2}" --pid "$run/worker-$i.celery.pid"
-  done
+  for i in $(seq 1 "${NPS_CELERY_WORKERS:-2}"); do worker "$i"; done
   echo "==> waiting for the API server on $AIRFLOW__API__BASE_URL"
   for _ in $(seq 1 "${NPS_CELERY_START_TIMEOUT:-180}"); do
     if curl -sf "$AIRFLOW__API__BASE_URL/api/v2/monitor/health" >/dev/null 2>&1; then
@@ -191,15 +201,30 @@ down() {
 
 status() {
   settings
-  for c in "${components[@]}" $(for i in $(seq 1 "${NPS_CELERY_WORKERS:-2}"); do echo "worker-$i"; done); do
+  for c in "${components[@]}"; do
     if alive "$c"; then echo "$c running (pid $(cat "$run/$c.pid"))"; else echo "$c stopped"; fi
   done
+  for f in "$run"/worker-*.pid; do
+    [ -e "$f" ] || continue
+    case "$f" in *.celery.pid) continue ;; esac
+    c="$(basename "$f" .pid)"
+    if alive "$c"; then echo "$c running (pid $(cat "$f"))"; else echo "$c stopped"; fi
+  done
   echo "UI: $AIRFLOW__API__BASE_URL"
+}
+
+shell_env() {  # the stack's settings as exports: eval "$(scripts/celery.sh env)" (includes its secrets)
+  settings
+  env | grep -E '^(AIRFLOW_|NPS_|PYTHONPATH=|PATH=)' | grep -vE '^NPS_CELERY_' | sort | while IFS='=' read -r k v; do
+    printf 'export %s=%q\n' "$k" "$v"
+  done
 }
 
 case "$cmd" in
   up) up ;;
   down) down ;;
   status) status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  worker) settings; worker "${2:?usage: $0 worker N}" ;;
+  env) shell_env ;;
+  *) echo "usage: $0 up|down|status|worker N|env" >&2; exit 2 ;;
 esac

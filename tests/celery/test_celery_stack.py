@@ -247,7 +247,7 @@ def test_a_task_log_of_each_worker_is_readable_through_the_api_server(celery_sta
             seen[ti.hostname] = text
     assert {"nps-worker-1", "nps-worker-2"} <= set(seen), sorted(seen)
     for host in ("nps-worker-1", "nps-worker-2"):
-        assert "warehouse postgresql+psycopg://" in seen[host] and "at schema version" in seen[host], seen[host][-2000:]
+        assert "warehouse Warehouse(postgresql+psycopg://" in seen[host] and "at schema version" in seen[host], seen[host][-2000:]
 
 
 def test_celery_down_stops_every_process(celery_stack):
