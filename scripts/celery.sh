@@ -215,8 +215,8 @@ status() {
 
 shell_env() {  # the stack's settings as exports: eval "$(scripts/celery.sh env)" (includes its secrets)
   settings
-  env | grep -E '^(AIRFLOW_|NPS_|PYTHONPATH=|PATH=)' | grep -vE '^NPS_CELERY_' | sort | while IFS='=' read -r k v; do
-    printf 'export %s=%q\n' "$k" "$v"
+  env | grep -E '^(AIRFLOW_|NPS_|PYTHONPATH=|PATH=)' | grep -vE '^NPS_CELERY_' | sort | while IFS= read -r line; do
+    printf 'export %s=%q\n' "${line%%=*}" "${line#*=}"  # values may end in "=" (the Fernet key)
   done
 }
 
