@@ -7,8 +7,9 @@ PostgreSQL, Redis as the broker, fail closed (``NPS_EMBEDDED=0``). Through the o
 answers, an ingestion run, a marts build), then checks the warehouse against the same week run
 embedded (``dag.test()`` on a DuckDB file, same customer base, same answers): cohorts,
 invitations, answers loaded and quarantined, marts. Task instances must have run on both workers
-(their hostnames), a task log of each worker must be readable through the API server, and the
-program's pools must hold the writers. ``scripts/celery.sh down`` must leave no process behind.
+(their hostnames), a task log of each worker must be readable through the API server and in the
+UI (headless Chromium: every program DAG listed, screenshots in ``test-artifacts/celery/``), and
+the program's pools must hold the writers. ``scripts/celery.sh down`` must leave no process behind.
 """
 
 from __future__ import annotations
@@ -248,6 +249,48 @@ def test_a_task_log_of_each_worker_is_readable_through_the_api_server(celery_sta
     assert {"nps-worker-1", "nps-worker-2"} <= set(seen), sorted(seen)
     for host in ("nps-worker-1", "nps-worker-2"):
         assert "warehouse Warehouse(postgresql+psycopg://" in seen[host] and "at schema version" in seen[host], seen[host][-2000:]
+
+
+def test_the_ui_in_chromium_lists_every_dag_and_shows_a_log_of_each_worker(celery_stack):
+    """Headless Chromium (Debian's) against the Celery deployment; screenshots in test-artifacts/celery/."""
+    import json
+    from urllib.parse import quote
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.ui.stack import PROGRAM_DAGS
+    from tests.ui.test_airflow_ui import CHROMIUM, CHROMIUM_ARGS
+
+    assert CHROMIUM.exists(), "Debian's chromium is missing: run scripts/install-browser.sh"
+    artifacts = ROOT / "test-artifacts" / "celery"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    password = json.loads((celery_stack.home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
+    one_per_worker = {}
+    for ti in task_instances(celery_stack, "nps_dispatch_surveys"):
+        if ti.task_id == "migrate_warehouse":
+            one_per_worker.setdefault(ti.hostname, ti)
+    assert {"nps-worker-1", "nps-worker-2"} <= set(one_per_worker), sorted(one_per_worker)
+    base = celery_stack.url
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(base + "/")
+            page.get_by_label("Username").fill("admin")
+            page.get_by_label("Password").fill(password)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(base + "/", timeout=60_000)
+            page.goto(base + "/dags")
+            for dag_id in PROGRAM_DAGS:
+                page.get_by_role("link", name=dag_id, exact=True).wait_for(timeout=60_000)
+            page.screenshot(path=str(artifacts / "1-dag-list.png"), full_page=True)
+            for host in ("nps-worker-1", "nps-worker-2"):
+                ti = one_per_worker[host]
+                page.goto(f"{base}/dags/{ti.dag_id}/runs/{quote(ti.dag_run_id)}/tasks/{ti.task_id}")
+                page.get_by_text("schema version", exact=False).first.wait_for(timeout=60_000)
+                page.screenshot(path=str(artifacts / f"2-task-log-{host}.png"), full_page=True)
+        finally:
+            browser.close()
 
 
 def test_celery_down_stops_every_process(celery_stack):
