@@ -7,3 +7,4 @@ SELECT survey_type, COUNT(*) AS responses,
        SUM(score) AS score_sum
 FROM marts.fct_survey_responses
 GROUP BY survey_type
+ORDER BY survey_type
