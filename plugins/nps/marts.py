@@ -31,6 +31,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from nps import bi
 from nps.config import ConfigError, ProgramConfig, load_config
 from nps.warehouse import Warehouse, split_statements
 
@@ -191,12 +192,15 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
     config = config or load_config()
     params = build_params(as_of, config)
     target, source = staging_schema(wh), published_schema(wh)
-    with wh.begin() as conn:
+    keywords = theme_keywords(config)
+
+    def reset_staging(conn) -> None:
         _tune(wh, conn)
         if not wh.is_duckdb:
-            # PostgreSQL refuses to drop a table a view reads: make sure no published view reads
-            # staging (migration 005 left one reading both schemas until the next publish).
-            for table in MARTS:
+            # PostgreSQL refuses to drop a table a view reads: repoint a published view that still
+            # reads staging (migration 005 left some reading both schemas until the next publish).
+            # Only those: repointing takes an exclusive lock that every dashboard query waits for.
+            for table in _views_reading(wh, conn, target):
                 wh.run_sql(conn, f"CREATE OR REPLACE VIEW {PUBLISHED}.{table} AS SELECT * FROM {source}.{table}")
         for table in MARTS:
             # Recreated with the published twin's exact shape, so both schemas stay alike and
@@ -213,8 +217,12 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
                 "INSERT INTO ops.mart_theme_keywords (theme, locale, keyword, pattern, stem) "
                 "VALUES (:theme, :locale, :keyword, :pattern, :stem)"
             ),
-            theme_keywords(config),
+            keywords,
         )
+
+    # A dashboard query still running on the previous build holds the tables being dropped: a
+    # short lock wait, retried, instead of an unbounded one (nps.bi.retry_on_lock).
+    bi.retry_on_lock(wh, reset_staging, f"resetting the staging schema {target}")
     # One transaction per step: in one big transaction DuckDB kept much of its memory budget for
     # the uncommitted 10M-row fact table, so every later mart had less and spilled more. Staging is not published until audited, so a build that
     # stops half-way is never seen; the next run rebuilds staging from scratch.
@@ -314,16 +322,34 @@ def publish(wh: Warehouse) -> dict[str, int]:
     state = _build_state(wh, target)
     if state["status"] != "audited":
         log.info("nothing to publish (%s is %s); marts stay on %s", target, state["status"], current)
+        bi.export_for_readers(wh, MARTS)  # a rerun after a failed export writes it (else a no-op)
         return table_counts(wh, PUBLISHED)
-    with wh.begin() as conn:
+    def repoint(conn) -> None:
         for table in MARTS:
             wh.run_sql(conn, f"CREATE OR REPLACE VIEW {PUBLISHED}.{table} AS SELECT * FROM {target}.{table}")
         wh.run_file(conn, "marts/comments")
         _set_state(wh, conn, current, "retired")
         _set_state(wh, conn, target, "published")
+
+    # On PostgreSQL each attempt waits at most lock_timeout behind a dashboard query (and new
+    # dashboard queries wait at most that long behind it); a refused lock is retried with backoff.
+    bi.retry_on_lock(wh, repoint, f"publishing the marts of {target}")
     counts = table_counts(wh, PUBLISHED)
     log.info("published marts from %s (as of %s): %s", target, state["as_of"], counts)
+    bi.export_for_readers(wh, MARTS)
     return counts
+
+
+def _views_reading(wh: Warehouse, conn, schema: str) -> list[str]:
+    """The published views (PostgreSQL) that read a table of ``schema``."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT DISTINCT view_name FROM information_schema.view_table_usage "
+            "WHERE view_schema = :p AND table_schema = :s"
+        ),
+        {"p": PUBLISHED, "s": schema},
+    )
+    return sorted(r[0] for r in rows)
 
 
 def rebuild(wh: Warehouse, as_of: datetime, config: ProgramConfig | None = None) -> dict[str, int]:
