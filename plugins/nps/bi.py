@@ -4,7 +4,8 @@ DuckDB locks its file per process: a BI tool (Superset, Metabase, DBeaver) holdi
 read-only connection to the warehouse file makes every pipeline task fail with ``Could not set
 lock on file ... Conflicting lock is held``. So BI tools never open the warehouse file: after
 each publish the published marts are copied into a **snapshot file** beside it
-(``marts.duckdb`` next to ``warehouse.duckdb``; ``NPS_BI_SNAPSHOT`` overrides the path), written
+(``bi_marts.duckdb`` next to ``warehouse.duckdb``; not ``marts.duckdb``, whose catalog name
+would clash with the schema ``marts``; ``NPS_BI_SNAPSHOT`` overrides the path), written
 to a temporary file and moved over the old one with an atomic rename. A reader that holds the
 old snapshot open keeps reading the old file (its inode) untouched; its next connection sees the
 new marts. Optionally (``NPS_BI_PARQUET_DIR``) each mart is also written as one Parquet file,
@@ -138,7 +139,7 @@ def snapshot_path(wh: Warehouse) -> Path | None:
     database = sa.make_url(wh.url).database
     if not database or database == ":memory:":
         return None
-    return Path(database).with_name("marts.duckdb")
+    return Path(database).with_name("bi_marts.duckdb")
 
 
 def parquet_dir() -> Path | None:
@@ -286,6 +287,21 @@ if _DuckDBDialect is not None:
         name = "duckdb"
         driver = "nps"
         supports_statement_cache = False
+
+        def connect(self, *cargs, **cparams):  # noqa: ANN002, ANN003, ANN201
+            # Every connection attaches the snapshot file read-only to a fresh in-memory DuckDB:
+            # duckdb.connect(path) would reuse the process's cached instance of the path, so a
+            # BI tool holding one connection would never see a newer snapshot. This way a
+            # connection reads the file as it was when opened, and the next one the new file.
+            database = cparams.pop("database", None)
+            if not database or database == ":memory:":
+                raise ValueError("duckdb+nps needs the snapshot file: duckdb+nps:////path/to/bi_marts.duckdb")
+            cparams.get("url_config", {}).pop("access_mode", None)  # always read-only
+            conn = super().connect(*cargs, database=":memory:", **cparams)
+            alias = "".join(ch if ch.isalnum() else "_" for ch in Path(database).stem) or "snapshot"
+            conn.execute(f"ATTACH {_literal(str(database))} AS {alias} (READ_ONLY)")
+            conn.execute(f"USE {alias}")
+            return conn
 
         def _columns_query(self, schema, has_filter_names, scope, kind):  # noqa: ANN001, ANN202
             query = super()._columns_query(schema, has_filter_names, scope, kind)
