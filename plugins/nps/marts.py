@@ -185,8 +185,31 @@ def run_mart_sql(wh: Warehouse, conn, name: str, schema: str, params: dict[str, 
     if schema not in BUILD_SCHEMAS:
         raise ValueError(f"{schema!r} is not a build schema {BUILD_SCHEMAS}")
     path = wh.sql_path(f"marts/{name}")
-    sql = path.read_text(encoding="utf-8").replace(STAGING_TOKEN, f"{schema}.")
+    sql = render_mart_sql(path).replace(STAGING_TOKEN, f"{schema}.")
     return wh.run_sql(conn, sql, params, source=str(path.relative_to(wh.sql_dir)))
+
+
+def render_mart_sql(path) -> str:
+    """A mart SQL file rendered through Jinja2, with the shared macros of ``include/sql/marts/``.
+
+    Plain SQL renders to itself, so a new mart is still just a new SQL file; the score marts
+    import ``_score_macros.sql.j2`` (the period x dimension grid and the interval maths).
+    Values never go through Jinja: they stay bound parameters.
+    """
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(path.parent)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        extensions=["jinja2.ext.do"],
+        autoescape=False,  # noqa: S701 - SQL text from the repository, not HTML
+    )
+    try:
+        return env.get_template(path.name).render()
+    except jinja2.TemplateError as err:
+        where = f"{path.name} line {getattr(err, 'lineno', '?')}"
+        raise ValueError(f"mart SQL template {where}: {err}") from err
 
 
 def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None = None) -> dict[str, int]:
