@@ -35,7 +35,7 @@ import sqlalchemy as sa
 
 from nps import bi
 from nps.config import ConfigError, ProgramConfig, load_config
-from nps.warehouse import Warehouse, split_statements
+from nps.warehouse import Warehouse, WarehouseError, split_statements
 
 log = logging.getLogger(__name__)
 
@@ -352,7 +352,7 @@ def publish(wh: Warehouse) -> dict[str, int]:
     def repoint(conn) -> None:
         for table in MARTS:
             wh.run_sql(conn, f"CREATE OR REPLACE VIEW {PUBLISHED}.{table} AS SELECT * FROM {target}.{table}")
-        wh.run_file(conn, "marts/comments")
+        apply_comments(wh, conn)
         _set_state(wh, conn, current, "retired")
         _set_state(wh, conn, target, "published")
 
@@ -363,6 +363,21 @@ def publish(wh: Warehouse) -> dict[str, int]:
     log.info("published marts from %s (as of %s): %s", target, state["as_of"], counts)
     bi.export_for_readers(wh, MARTS)
     return counts
+
+
+def apply_comments(wh: Warehouse, conn) -> None:
+    """The marts' table and column comments, from their YAML files (``nps.mart_docs``), then
+    ``comments.sql`` for a mart without one; re-applied on every publish because DuckDB drops a
+    view's comments when the view is replaced."""
+    from nps import mart_docs
+
+    for i, stmt in enumerate(mart_docs.comment_statements(mart_docs.load_all(MARTS)), 1):
+        try:
+            conn.exec_driver_sql(stmt)  # no bind parameters: a colon in the text stays text
+        except Exception as err:  # noqa: BLE001
+            reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+            raise WarehouseError(f"comment {i} from include/sql/marts/*.yml failed on {wh.dialect}: {reason}") from err
+    wh.run_file(conn, "marts/comments")
 
 
 def _views_reading(wh: Warehouse, conn, schema: str) -> list[str]:
