@@ -30,6 +30,8 @@ TARGETS: list[tuple[str, str, str, float]] = [
     ("dispatch", r"dispatch_duckdb_invitations_per_s", ">=", 5000),
     ("dispatch", r"dispatch_duckdb_http_requests", "<=", 100),
     ("dispatch", r"dispatch_(duckdb|postgresql)_peak_memory_mb", "<", 1024),
+    ("dispatch", r"cohort_postgresql_s", "<=", 3),
+    ("dispatch", r"dispatch_postgresql_vs_duckdb_ratio", ">=", 0.7),
     ("ingest", r"ingest_duckdb_seconds", "<=", 60),
     ("ingest", r"ingest_postgresql_seconds", "<=", 120),
     ("ingest", r"ingest_(duckdb|postgresql)_peak_mb", "<", 1024),

@@ -8,7 +8,10 @@ Write, audit, publish: every mart is rebuilt in full from the raw tables as of t
 (data interval end, or the asset event's time) into the build schema that is not published
 (`marts_blue` / `marts_green`), the audit checks run on it (NPS range, category counts, unique
 keys, no orphan responses, one fact row per answered survey), and only then are the `marts.*`
-views repointed to it in one transaction. A failed check fails `audit_staging` with the check's
+views repointed to it in one transaction (on PostgreSQL in short, retried lock waits, so a long
+dashboard query neither stalls other dashboards nor fails the run; on DuckDB the published marts
+are then copied into the BI snapshot `bi_marts.duckdb`, what BI tools open instead of the
+warehouse file). A failed check fails `audit_staging` with the check's
 name and offending values and leaves the published marts in place: fix the data, then clear the
 run. Clearing or rerunning any task is safe; a full rebuild treats late answers like any other.
 See docs/marts.md.

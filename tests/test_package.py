@@ -4,6 +4,7 @@ config it needs and works away from the repository's layout."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -43,5 +44,7 @@ wh.dispose()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NPS_INCLUDE_DIR", "NPS_PROGRAM_CONFIG")}
     env.update(PYTHONPATH=str(tmp_path / "site"), NPS_DATA_DIR=str(tmp_path / "data"))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, check=True)
-    migrations = len(list((ROOT / "include" / "sql" / "migrations").glob("[0-9][0-9][0-9]_*.sql")))
+    # Dialect twins (021_x.postgresql.sql) replace their migration on one engine; they add none.
+    migrations = len([p for p in (ROOT / "include" / "sql" / "migrations").glob("[0-9][0-9][0-9]_*.sql")
+                      if re.fullmatch(r"\d{3}_[a-z0-9_]+\.sql", p.name)])
     assert out.stdout.strip() == f"_include {migrations} Czy polecisz Acme Customer Success?"

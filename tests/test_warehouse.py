@@ -31,6 +31,15 @@ def test_migrations_create_schema_and_are_idempotent(warehouse):
     assert names[0] == "foundation"
 
 
+def test_a_migration_twin_replaces_the_migration_on_its_engine(warehouse):
+    """021 sets the ledger's fillfactor on PostgreSQL (021_ledger_fillfactor.postgresql.sql) and is a no-op on DuckDB."""
+    applied = {r["version"]: r["name"] for r in warehouse.query("SELECT version, name FROM ops.schema_migrations")}
+    assert applied[20] == "contact_slots" and applied[21] == "ledger_fillfactor"
+    if not warehouse.is_duckdb:
+        options = warehouse.scalar("SELECT reloptions FROM pg_class WHERE oid = CAST('ops.survey_invitations' AS regclass)")
+        assert options == ["fillfactor=70"]
+
+
 def test_load_df_round_trips_nulls_empty_strings_and_types(warehouse):
     df = pd.DataFrame(
         {

@@ -154,6 +154,16 @@ def _naive(ts: datetime) -> datetime:
     return datetime(ts.year, ts.month, ts.day, ts.hour, ts.minute, ts.second, ts.microsecond)
 
 
+def _event_span(rules_df, start: datetime, end: datetime) -> dict[str, datetime]:
+    """The earliest and latest touchpoint-event instants any rule's window of the run can match."""
+    if rules_df.empty:  # no touchpoints configured: an empty span
+        return {"events_from": start, "events_to": start}
+    return {
+        "events_from": _naive(rules_df["window_start"].min().to_pydatetime()),
+        "events_to": _naive(rules_df["window_end"].max().to_pydatetime()),
+    }
+
+
 def load_summary(wh: Warehouse, interval_start: datetime) -> CohortSummary | None:
     """The stored counts of an interval's cohort, or None when it was never selected."""
     rows = wh.query("SELECT * FROM ops.cohort_runs WHERE interval_start = :s", {"s": _naive(interval_start)})
@@ -193,9 +203,12 @@ def select_cohort(
     # One transaction: a rerun never sees half a cohort.
     with wh.begin() as conn:
         wh.run_file(conn, "cohorts/clear_interval", {"interval_start": start})
+        wh.run_file(conn, "cohorts/contact_slots")  # only contacts new since the last run
         wh.load_df(conn, "ops.cohort_days", days_df)
         wh.load_df(conn, "ops.cohort_rules", rules_df)
-        wh.run_file(conn, "cohorts/candidates", {**params, "account_cap": config.fatigue.account_cap_per_cycle})
+        wh.run_file(conn, "cohorts/tune")
+        wh.run_file(conn, "cohorts/candidates", {**params, **_event_span(rules_df, start, end),
+                                                 "account_cap": config.fatigue.account_cap_per_cycle})
         wh.run_file(conn, "cohorts/summary", {**params, "selected_at": now or utcnow()})
     summary = load_summary(wh, start)
     assert summary is not None

@@ -14,7 +14,9 @@ the tables (blue/green). Every build is a full rebuild from the raw tables, as o
    check and showing the offending values.
 3. ``publish``: repoint every ``marts.<mart>`` view to the audited schema and re-apply the
    comments, in ONE transaction: readers see the old marts or the new ones, never a mix, and the
-   big fact table is written once per build instead of twice (staging, then a copy).
+   big fact table is written once per build instead of twice (staging, then a copy). On DuckDB
+   the published marts are then copied into the BI snapshot file (``nps.bi``); on PostgreSQL
+   the DDL runs in short, retried lock waits so a long dashboard query blocks nobody for long.
 
 ``ops.mart_builds`` records each build schema's status (building, built, audited, published,
 retired), so every step is safe to rerun. What the marts say to people (the demo's headline
@@ -31,8 +33,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from nps import bi
 from nps.config import ConfigError, ProgramConfig, load_config
-from nps.warehouse import Warehouse, split_statements
+from nps.warehouse import Warehouse, WarehouseError, split_statements
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +185,31 @@ def run_mart_sql(wh: Warehouse, conn, name: str, schema: str, params: dict[str, 
     if schema not in BUILD_SCHEMAS:
         raise ValueError(f"{schema!r} is not a build schema {BUILD_SCHEMAS}")
     path = wh.sql_path(f"marts/{name}")
-    sql = path.read_text(encoding="utf-8").replace(STAGING_TOKEN, f"{schema}.")
+    sql = render_mart_sql(path).replace(STAGING_TOKEN, f"{schema}.")
     return wh.run_sql(conn, sql, params, source=str(path.relative_to(wh.sql_dir)))
+
+
+def render_mart_sql(path) -> str:
+    """A mart SQL file rendered through Jinja2, with the shared macros of ``include/sql/marts/``.
+
+    Plain SQL renders to itself, so a new mart is still just a new SQL file; the score marts
+    import ``_score_macros.sql.j2`` (the period x dimension grid and the interval maths).
+    Values never go through Jinja: they stay bound parameters.
+    """
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(path.parent)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        extensions=["jinja2.ext.do"],
+        autoescape=False,  # noqa: S701 - SQL text from the repository, not HTML
+    )
+    try:
+        return env.get_template(path.name).render()
+    except jinja2.TemplateError as err:
+        where = f"{path.name} line {getattr(err, 'lineno', '?')}"
+        raise ValueError(f"mart SQL template {where}: {err}") from err
 
 
 def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None = None) -> dict[str, int]:
@@ -191,12 +217,15 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
     config = config or load_config()
     params = build_params(as_of, config)
     target, source = staging_schema(wh), published_schema(wh)
-    with wh.begin() as conn:
+    keywords = theme_keywords(config)
+
+    def reset_staging(conn) -> None:
         _tune(wh, conn)
         if not wh.is_duckdb:
-            # PostgreSQL refuses to drop a table a view reads: make sure no published view reads
-            # staging (migration 005 left one reading both schemas until the next publish).
-            for table in MARTS:
+            # PostgreSQL refuses to drop a table a view reads: repoint a published view that still
+            # reads staging (migration 005 left some reading both schemas until the next publish).
+            # Only those: repointing takes an exclusive lock that every dashboard query waits for.
+            for table in _views_reading(wh, conn, target):
                 wh.run_sql(conn, f"CREATE OR REPLACE VIEW {PUBLISHED}.{table} AS SELECT * FROM {source}.{table}")
         for table in MARTS:
             # Recreated with the published twin's exact shape, so both schemas stay alike and
@@ -213,8 +242,12 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
                 "INSERT INTO ops.mart_theme_keywords (theme, locale, keyword, pattern, stem) "
                 "VALUES (:theme, :locale, :keyword, :pattern, :stem)"
             ),
-            theme_keywords(config),
+            keywords,
         )
+
+    # A dashboard query still running on the previous build holds the tables being dropped: a
+    # short lock wait, retried, instead of an unbounded one (nps.bi.retry_on_lock).
+    bi.retry_on_lock(wh, reset_staging, f"resetting the staging schema {target}")
     # One transaction per step: in one big transaction DuckDB kept much of its memory budget for
     # the uncommitted 10M-row fact table, so every later mart had less and spilled more. Staging is not published until audited, so a build that
     # stops half-way is never seen; the next run rebuilds staging from scratch.
@@ -314,16 +347,49 @@ def publish(wh: Warehouse) -> dict[str, int]:
     state = _build_state(wh, target)
     if state["status"] != "audited":
         log.info("nothing to publish (%s is %s); marts stay on %s", target, state["status"], current)
+        bi.export_for_readers(wh, MARTS)  # a rerun after a failed export writes it (else a no-op)
         return table_counts(wh, PUBLISHED)
-    with wh.begin() as conn:
+    def repoint(conn) -> None:
         for table in MARTS:
             wh.run_sql(conn, f"CREATE OR REPLACE VIEW {PUBLISHED}.{table} AS SELECT * FROM {target}.{table}")
-        wh.run_file(conn, "marts/comments")
+        apply_comments(wh, conn)
         _set_state(wh, conn, current, "retired")
         _set_state(wh, conn, target, "published")
+
+    # On PostgreSQL each attempt waits at most lock_timeout behind a dashboard query (and new
+    # dashboard queries wait at most that long behind it); a refused lock is retried with backoff.
+    bi.retry_on_lock(wh, repoint, f"publishing the marts of {target}")
     counts = table_counts(wh, PUBLISHED)
     log.info("published marts from %s (as of %s): %s", target, state["as_of"], counts)
+    bi.export_for_readers(wh, MARTS)
     return counts
+
+
+def apply_comments(wh: Warehouse, conn) -> None:
+    """The marts' table and column comments, from their YAML files (``nps.mart_docs``), then
+    ``comments.sql`` for a mart without one; re-applied on every publish because DuckDB drops a
+    view's comments when the view is replaced."""
+    from nps import mart_docs
+
+    for i, stmt in enumerate(mart_docs.comment_statements(mart_docs.load_all(MARTS)), 1):
+        try:
+            conn.exec_driver_sql(stmt)  # no bind parameters: a colon in the text stays text
+        except Exception as err:  # noqa: BLE001
+            reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+            raise WarehouseError(f"comment {i} from include/sql/marts/*.yml failed on {wh.dialect}: {reason}") from err
+    wh.run_file(conn, "marts/comments")
+
+
+def _views_reading(wh: Warehouse, conn, schema: str) -> list[str]:
+    """The published views (PostgreSQL) that read a table of ``schema``."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT DISTINCT view_name FROM information_schema.view_table_usage "
+            "WHERE view_schema = :p AND table_schema = :s"
+        ),
+        {"p": PUBLISHED, "s": schema},
+    )
+    return sorted(r[0] for r in rows)
 
 
 def rebuild(wh: Warehouse, as_of: datetime, config: ProgramConfig | None = None) -> dict[str, int]:

@@ -247,6 +247,10 @@ class Warehouse:
                 if version in done:
                     continue
                 log.info("applying warehouse migration %03d_%s", version, name)
+                # A dialect twin (020_x.postgresql.sql) replaces the migration on that engine,
+                # like any SQL file's twin; keep them for engine-only settings.
+                twin = path.with_name(f"{path.stem}.{self.dialect}.sql")
+                path = twin if twin.is_file() else path
                 self.run_sql(conn, path.read_text(encoding="utf-8"), source=path.name)
                 conn.execute(
                     sa.text(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from datetime import date, datetime
 
@@ -133,6 +134,26 @@ def test_relationship_surveys_spread_over_the_cycle(warehouse):
         got = {r["contact_id"] for r in warehouse.query(
             "SELECT contact_id FROM ops.cohort_candidates WHERE interval_start = :s AND reason = 'selected'", {"s": start})}
         assert got == {cid for cid in ids if slot_day(cid, 92) == day - 1}
+
+
+def test_contact_slots_are_computed_once_per_contact_and_match_python(warehouse):
+    """ops.contact_slots: filled for new contacts only; the SQL hash is nps.cohorts.slot_day's."""
+    load(warehouse, "src.accounts", [account("A1")])
+    load(warehouse, "src.contracts", [contract("C1", "A1", date(2026, 1, 1))])
+    first = [f"Q{i:04d}" for i in range(1, 51)]
+    load(warehouse, "src.contacts", [contact(cid, "A1") for cid in first])
+    select_cohort(warehouse, config(), datetime(2026, 10, 1, 6), datetime(2026, 10, 2, 6), "r1")
+    slots = {r["contact_id"]: r["slot_hash"] for r in warehouse.query("SELECT contact_id, slot_hash FROM ops.contact_slots")}
+    assert slots == {cid: int(hashlib.md5(cid.encode()).hexdigest()[:6], 16) for cid in first}
+    assert all(slots[cid] % 92 == slot_day(cid, 92) for cid in first)
+    # A stored hash is never recomputed (a tampered one stays), a new contact gets its own.
+    with warehouse.begin() as conn:
+        warehouse.run_sql(conn, "UPDATE ops.contact_slots SET slot_hash = 7 WHERE contact_id = 'Q0001'")
+    load(warehouse, "src.contacts", [contact("N0001", "A1")])
+    select_cohort(warehouse, config(), datetime(2026, 10, 2, 6), datetime(2026, 10, 3, 6), "r2")
+    again = {r["contact_id"]: r["slot_hash"] for r in warehouse.query("SELECT contact_id, slot_hash FROM ops.contact_slots")}
+    assert len(again) == 51 and again["Q0001"] == 7
+    assert again["N0001"] == int(hashlib.md5(b"N0001").hexdigest()[:6], 16)
 
 
 def test_slot_days_are_even():

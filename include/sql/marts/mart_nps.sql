@@ -1,105 +1,43 @@
 -- marts.mart_nps (built in marts_staging): NPS per (period_grain, period_start, dimension,
 -- dimension_value), dense over the calendar for every dimension value that ever answered NPS.
--- GREATEST/LEAST skip NULLs on both engines, so every bound is guarded by n > 0.
--- Pre-aggregated once per (week, month, quarter, dimensions) so 10M answers stay cheap; shares
--- in DOUBLE PRECISION, rounded once at the end, so DuckDB and PostgreSQL agree to the cent.
+-- The grid, dimensions and interval maths are shared with mart_csat and mart_ces
+-- (_score_macros.sql.j2). GREATEST/LEAST skip NULLs on both engines, so every bound is guarded
+-- by n > 0. Adjusted Wald: +0.75 promoters, +0.75 detractors, +1.5 passives (n' = n + 3).
+{% import '_score_macros.sql.j2' as m -%}
 INSERT INTO marts_staging.mart_nps (
     period_grain, period_start, period_end, dimension, dimension_value, promoters, passives,
     detractors, responses, nps, nps_moe, nps_adjusted, nps_ci_lower, nps_ci_upper,
     prev_responses, prev_nps, nps_change, change_significant
 )
-WITH agg AS (
-    SELECT
-        CAST(date_trunc('week', responded_at) AS DATE) AS week_start,
-        CAST(date_trunc('month', responded_at) AS DATE) AS month_start,
-        CAST(date_trunc('quarter', responded_at) AS DATE) AS quarter_start,
-        COALESCE(industry, '(unknown)') AS industry,
-        COALESCE(touchpoint, '(relationship)') AS touchpoint,
-        COALESCE(segment, '(unknown)') AS segment,
-        COALESCE(region, '(unknown)') AS region,
-        COALESCE(role, '(unknown)') AS role,
-        CAST(SUM(CASE WHEN category = 'promoter' THEN 1 ELSE 0 END) AS BIGINT) AS c1,
-        CAST(SUM(CASE WHEN category = 'passive' THEN 1 ELSE 0 END) AS BIGINT) AS c2,
-        CAST(SUM(CASE WHEN category = 'detractor' THEN 1 ELSE 0 END) AS BIGINT) AS c3,
-        CAST(COUNT(*) AS BIGINT) AS n
-    FROM marts_staging.fct_survey_responses
-    WHERE survey_type = 'nps'
-    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-),
-by_period AS (
-    SELECT
-        g.period_grain,
-        CASE g.period_grain WHEN 'week' THEN a.week_start WHEN 'month' THEN a.month_start ELSE a.quarter_start END AS period_start,
-        a.industry, a.touchpoint, a.segment, a.region, a.role, a.c1, a.c2, a.c3, a.n
-    FROM agg AS a
-    CROSS JOIN (VALUES ('week'), ('month'), ('quarter')) AS g(period_grain)
-),
-by_dim AS (
-    SELECT
-        b.period_grain, b.period_start, d.dimension,
-        CASE d.dimension
-            WHEN 'industry' THEN b.industry WHEN 'touchpoint' THEN b.touchpoint
-            WHEN 'segment' THEN b.segment WHEN 'region' THEN b.region
-            WHEN 'role' THEN b.role ELSE 'all'
-        END AS dimension_value,
-        CAST(SUM(b.c1) AS BIGINT) AS c1, CAST(SUM(b.c2) AS BIGINT) AS c2,
-        CAST(SUM(b.c3) AS BIGINT) AS c3, CAST(SUM(b.n) AS BIGINT) AS n
-    FROM by_period AS b
-    CROSS JOIN (VALUES ('all'), ('industry'), ('touchpoint'), ('segment'), ('region'), ('role')) AS d(dimension)
-    GROUP BY 1, 2, 3, 4
-),
-grid AS (
-    SELECT
-        cal.period_grain, cal.period_start, cal.period_end, v.dimension, v.dimension_value,
-        CAST(CASE cal.period_grain
-            WHEN 'week' THEN cal.period_start - INTERVAL '7 days'
-            WHEN 'month' THEN cal.period_start - INTERVAL '1 month'
-            ELSE cal.period_start - INTERVAL '3 months'
-        END AS DATE) AS prev_start
-    FROM ops.mart_calendar AS cal
-    JOIN (SELECT DISTINCT period_grain, dimension, dimension_value FROM by_dim) AS v
-        ON v.period_grain = cal.period_grain
-),
-counts AS (
-    SELECT
-        g.period_grain, g.period_start, g.period_end, g.dimension, g.dimension_value, g.prev_start,
-        COALESCE(b.c1, 0) AS c1, COALESCE(b.c2, 0) AS c2, COALESCE(b.c3, 0) AS c3, COALESCE(b.n, 0) AS n
-    FROM grid AS g
-    LEFT JOIN by_dim AS b
-        ON b.period_grain = g.period_grain AND b.period_start = g.period_start
-        AND b.dimension = g.dimension AND b.dimension_value = g.dimension_value
-),
+WITH {{ m.score_grid('nps', ['promoter', 'passive', 'detractor']) }},
 shares AS (
     SELECT
         counts.*,
-        CASE WHEN n > 0 THEN CAST(c1 AS DOUBLE PRECISION) / CAST(n AS DOUBLE PRECISION) END AS p,
-        CASE WHEN n > 0 THEN CAST(c3 AS DOUBLE PRECISION) / CAST(n AS DOUBLE PRECISION) END AS d,
-        CASE WHEN n > 0 THEN (CAST(c1 AS DOUBLE PRECISION) + 0.75) / (CAST(n AS DOUBLE PRECISION) + 3.0) END AS pa,
-        CASE WHEN n > 0 THEN (CAST(c3 AS DOUBLE PRECISION) + 0.75) / (CAST(n AS DOUBLE PRECISION) + 3.0) END AS da
+        {{ m.share('c1') }} AS p,
+        {{ m.share('c3') }} AS d,
+        {{ m.adjusted_share('c1', 0.75, 3.0) }} AS pa,
+        {{ m.adjusted_share('c3', 0.75, 3.0) }} AS da
     FROM counts
 ),
 stats AS (
     SELECT
         shares.*,
         100.0 * (p - d) AS nps,
-        CASE WHEN n > 0 THEN 196.0 * SQRT(GREATEST(p + d - (p - d) * (p - d), 0.0) / CAST(n AS DOUBLE PRECISION)) END AS moe,
+        CASE WHEN n > 0 THEN 196.0 * SQRT(GREATEST(p + d - (p - d) * (p - d), 0.0) / {{ m.dbl('n') }}) END AS moe,
         pa - da AS adj,
-        CASE WHEN n > 0 THEN GREATEST(pa + da - (pa - da) * (pa - da), 0.0) / (CAST(n AS DOUBLE PRECISION) + 3.0) END AS adj_var
+        CASE WHEN n > 0 THEN GREATEST(pa + da - (pa - da) * (pa - da), 0.0) / ({{ m.dbl('n') }} + 3.0) END AS adj_var
     FROM shares
 )
 SELECT
-    s.period_grain, s.period_start, s.period_end, s.dimension, s.dimension_value,
+    {{ m.keys() }},
     s.c1, s.c2, s.c3, s.n,
-    ROUND(CAST(s.nps AS DECIMAL(18, 6)), 2),
-    ROUND(CAST(s.moe AS DECIMAL(18, 6)), 2),
-    ROUND(CAST(100.0 * s.adj AS DECIMAL(18, 6)), 2),
-    CASE WHEN s.n > 0 THEN ROUND(CAST(GREATEST(-100.0, 100.0 * (s.adj - 1.96 * SQRT(s.adj_var))) AS DECIMAL(18, 6)), 2) END,
-    CASE WHEN s.n > 0 THEN ROUND(CAST(LEAST(100.0, 100.0 * (s.adj + 1.96 * SQRT(s.adj_var))) AS DECIMAL(18, 6)), 2) END,
+    {{ m.r2('s.nps') }},
+    {{ m.r2('s.moe') }},
+    {{ m.r2('100.0 * s.adj') }},
+    CASE WHEN s.n > 0 THEN {{ m.r2('GREATEST(-100.0, 100.0 * (s.adj - 1.96 * SQRT(s.adj_var)))') }} END,
+    CASE WHEN s.n > 0 THEN {{ m.r2('LEAST(100.0, 100.0 * (s.adj + 1.96 * SQRT(s.adj_var)))') }} END,
     COALESCE(p.n, 0),
-    ROUND(CAST(p.nps AS DECIMAL(18, 6)), 2),
-    ROUND(CAST(s.nps AS DECIMAL(18, 6)), 2) - ROUND(CAST(p.nps AS DECIMAL(18, 6)), 2),
-    CASE WHEN s.n > 0 AND p.n > 0 THEN ABS(s.adj - p.adj) > 1.96 * SQRT(s.adj_var + p.adj_var) END
-FROM stats AS s
-LEFT JOIN stats AS p
-    ON p.period_grain = s.period_grain AND p.dimension = s.dimension
-    AND p.dimension_value = s.dimension_value AND p.period_start = s.prev_start;
+    {{ m.r2('p.nps') }},
+    {{ m.r2('s.nps') }} - {{ m.r2('p.nps') }},
+    CASE WHEN s.n > 0 AND p.n > 0 THEN {{ m.significant('s.adj', 'p.adj', 's.adj_var', 'p.adj_var') }} END
+{{ m.with_previous_period() }};

@@ -1,0 +1,1 @@
+-- cohorts/tune: nothing to do on DuckDB (it keeps its own statistics); see tune.postgresql.sql.

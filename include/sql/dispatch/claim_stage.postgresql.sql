@@ -1,0 +1,2 @@
+-- dispatch/claim_stage (PostgreSQL): nothing to stage; claim.postgresql.sql skips the keys
+-- already in the ledger with ON CONFLICT DO NOTHING (see claim_stage.sql for DuckDB).

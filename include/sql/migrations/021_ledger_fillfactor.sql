@@ -1,0 +1,1 @@
+-- Ledger page space (issue 16): nothing to do on DuckDB; see 021_ledger_fillfactor.postgresql.sql.
