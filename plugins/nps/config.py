@@ -329,6 +329,15 @@ class Followups(_Strict):
     digest: list[Contact] = Field(default_factory=list)
     crm_webhook: CrmWebhook = CrmWebhook()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _rules_per_type(cls, data: Any) -> Any:
+        # A survey type listed under rules replaces that type's defaults; unlisted types keep theirs.
+        if isinstance(data, dict) and isinstance(data.get("rules"), dict):
+            defaults = {str(k): v for k, v in _default_rules().items()}
+            data = {**data, "rules": {**{k: v for k, v in defaults.items() if k not in data["rules"]}, **data["rules"]}}
+        return data
+
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str) -> str:

@@ -65,7 +65,7 @@ CREATE TABLE ops.followup_cases (
 CREATE TABLE ops.followup_case_history (
     case_id      VARCHAR NOT NULL,
     seq          INTEGER NOT NULL,
-    at           TIMESTAMP NOT NULL,
+    happened_at  TIMESTAMP NOT NULL,
     event        VARCHAR NOT NULL,
     from_status  VARCHAR,
     to_status    VARCHAR,

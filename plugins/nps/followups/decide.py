@@ -140,10 +140,13 @@ def decide(wh: Warehouse, config: ProgramConfig, now: datetime, run_id: str, *, 
             result.by_reason[reason if status != "pending" or reason == "to send" else "settling"] += 1
         # Cases: the case takes the latest answer; a case-worthy answer opens one.
         too_old = a["responded_at"] < now - timedelta(days=f.max_answer_age_days)
+        answer_changed = a["decided_response_id"] is not None and a["decided_response_id"] != a["response_id"]
         if a["case_id"]:
+            if not answer_changed:
+                continue  # a pending or failed decision looked at again: the case has this answer already
             case_updates.append({"case_id": a["case_id"], "score": int(a["score"]), "category": a["category"],
                                  "comment": a["comment"], "now": now})
-            history.append({"case_id": a["case_id"], "at": now, "event": "answer_changed", "from_status": a["case_status"],
+            history.append({"case_id": a["case_id"], "happened_at": now, "event": "answer_changed", "from_status": a["case_status"],
                             "to_status": a["case_status"], "detail": f"latest answer {a['score']} ({a['category']})",
                             "source": f"run {run_id}"})
         elif rule is not None and rule.case and not too_old:
@@ -158,7 +161,7 @@ def decide(wh: Warehouse, config: ProgramConfig, now: datetime, run_id: str, *, 
                 "owner_alerted_at": None, "first_action_at": None, "resolved_at": None, "resolution": None,
                 "updated_at": now,
             })
-            history.append({"case_id": cid, "at": now, "event": "opened", "from_status": None, "to_status": "open",
+            history.append({"case_id": cid, "happened_at": now, "event": "opened", "from_status": None, "to_status": "open",
                             "detail": f"{a['survey_type']} answer {a['score']} ({a['category']}); due {due:%Y-%m-%d %H:%M} UTC",
                             "source": f"run {run_id}"})
     stage_id = f"decide.{uuid.uuid4().hex[:12]}"
@@ -197,7 +200,7 @@ def append_history(wh: Warehouse, conn, rows: list[dict[str, Any]]) -> None:
         last[r["case_id"]] = last.get(r["case_id"], 0) + 1
         out.append({**r, "seq": last[r["case_id"]]})
     wh.load_df(conn, "ops.followup_case_history", pd.DataFrame(out),
-               columns=["case_id", "seq", "at", "event", "from_status", "to_status", "detail", "source"])
+               columns=["case_id", "seq", "happened_at", "event", "from_status", "to_status", "detail", "source"])
 
 
 __all__ = ["STATUSES", "DecideResult", "append_history", "case_id", "decide", "send_key"]
