@@ -327,6 +327,7 @@ class Followups(_Strict):
     sla: Sla = Sla()
     escalation: list[EscalationLevel] = Field(default_factory=list)
     digest: list[Contact] = Field(default_factory=list)
+    digest_hour: Annotated[int, Field(ge=0, le=23)] = 8  # the digest goes out with the first run after this local hour
     crm_webhook: CrmWebhook = CrmWebhook()
 
     @model_validator(mode="before")

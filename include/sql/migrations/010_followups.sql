@@ -53,6 +53,7 @@ CREATE TABLE ops.followup_cases (
     escalation_level  INTEGER NOT NULL,
     escalated_at      TIMESTAMP,
     owner_alerted_at  TIMESTAMP,
+    owner_alert_key   VARCHAR,            -- the send key of the alert that tells the owner (alert/...)
     first_action_at   TIMESTAMP,          -- first move out of open (the SLA is met when <= due_at)
     resolved_at       TIMESTAMP,
     resolution        VARCHAR,

@@ -158,7 +158,7 @@ def decide(wh: Warehouse, config: ProgramConfig, now: datetime, run_id: str, *, 
                 "owner_name": a["owner_name"], "owner_email": a["owner_email"], "survey_type": a["survey_type"],
                 "score": int(a["score"]), "category": a["category"], "comment": a["comment"], "status": "open",
                 "opened_at": opened, "due_at": due, "escalation_level": 0, "escalated_at": None,
-                "owner_alerted_at": None, "first_action_at": None, "resolved_at": None, "resolution": None,
+                "owner_alerted_at": None, "owner_alert_key": None, "first_action_at": None, "resolved_at": None, "resolution": None,
                 "updated_at": now,
             })
             history.append({"case_id": cid, "happened_at": now, "event": "opened", "from_status": None, "to_status": "open",
