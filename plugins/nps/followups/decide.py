@@ -55,11 +55,13 @@ class DecideResult:
     changed_after_send: int = 0
     cases_opened: int = 0
     cases_updated: int = 0
+    would_send: Counter = field(default_factory=Counter)  # settled pending decisions by template.locale
 
     def as_dict(self) -> dict[str, Any]:
         return {"considered": self.considered, "by_status": dict(self.by_status), "by_reason": dict(self.by_reason),
                 "changed_after_send": self.changed_after_send, "cases_opened": self.cases_opened,
-                "cases_updated": self.cases_updated}
+                "cases_updated": self.cases_updated,
+                "would_send": dict(sorted(self.would_send.items()))}
 
 
 def _decide_one(a: dict[str, Any], config: ProgramConfig, now: datetime, referral_seen: dict[str, datetime]
@@ -91,9 +93,11 @@ def _decide_one(a: dict[str, Any], config: ProgramConfig, now: datetime, referra
     return "pending", "to send", template, referral
 
 
-def decide(wh: Warehouse, config: ProgramConfig, now: datetime, run_id: str, *, since: datetime | None = None
-           ) -> DecideResult:
-    """Decide the follow-up of every answer that needs it (see the module doc); returns the counts."""
+def decide(wh: Warehouse, config: ProgramConfig, now: datetime, run_id: str, *, since: datetime | None = None,
+           dry_run: bool = False) -> DecideResult:
+    """Decide the follow-up of every answer that needs it (see the module doc); returns the counts.
+
+    ``dry_run`` decides and counts (``would_send`` by template) but writes nothing."""
     import pandas as pd
 
     f = config.followups
@@ -138,6 +142,8 @@ def decide(wh: Warehouse, config: ProgramConfig, now: datetime, run_id: str, *, 
             decisions.append(base)
             result.by_status[status] += 1
             result.by_reason[reason if status != "pending" or reason == "to send" else "settling"] += 1
+            if reason == "to send":
+                result.would_send[f"{template}.{base['locale']}"] += 1
         # Cases: the case takes the latest answer; a case-worthy answer opens one.
         too_old = a["responded_at"] < now - timedelta(days=f.max_answer_age_days)
         answer_changed = a["decided_response_id"] is not None and a["decided_response_id"] != a["response_id"]
@@ -164,6 +170,9 @@ def decide(wh: Warehouse, config: ProgramConfig, now: datetime, run_id: str, *, 
             history.append({"case_id": cid, "happened_at": now, "event": "opened", "from_status": None, "to_status": "open",
                             "detail": f"{a['survey_type']} answer {a['score']} ({a['category']}); due {due:%Y-%m-%d %H:%M} UTC",
                             "source": f"run {run_id}"})
+    result.cases_opened, result.cases_updated = len(new_cases), len(case_updates)
+    if dry_run:
+        return result
     stage_id = f"decide.{uuid.uuid4().hex[:12]}"
     df = pd.DataFrame(decisions)
     df.insert(0, "stage_id", stage_id)
@@ -176,7 +185,6 @@ def decide(wh: Warehouse, config: ProgramConfig, now: datetime, run_id: str, *, 
             wh.run_file(conn, "followups/case_answer_changed", u)
         if history:
             append_history(wh, conn, history)
-    result.cases_opened, result.cases_updated = len(new_cases), len(case_updates)
     log.info("follow-up decisions for %d answers: %s; %d changed after the email was sent; %d cases opened, %d updated",
              result.considered, dict(result.by_status), result.changed_after_send, result.cases_opened,
              result.cases_updated)

@@ -7,6 +7,8 @@
 ``IngestEventsOperator``       load SendGrid event batches from the landing area
 ``IngestResponsesOperator``    load response files: tokens, validation, quarantine, audit
 ``BuildMartsOperator``         build, audit and publish the marts (``steps``, ``publish``)
+``CloseTheLoopOperator``       one step of closing the loop: case files, decisions, follow-ups,
+                               owner alerts, escalation, digest (``step``, ``dry_run``)
 ``LandingHasFilesOperator``, ``PublishResponsesOperator``, ``CheckRejectedFilesOperator``:
                                the ingestion DAG's glue (skip when empty, emit the asset only
                                for new answers, fail naming unparseable files)
@@ -22,6 +24,7 @@ from __future__ import annotations
 from nps.operators.base import NpsBaseOperator
 from nps.operators.cohort import SelectCohortOperator
 from nps.operators.dispatch import DispatchSurveysOperator, SentEmailsLink
+from nps.operators.followups import CloseTheLoopOperator
 from nps.operators.ingest import (
     CheckRejectedFilesOperator,
     IngestEventsOperator,
@@ -35,6 +38,7 @@ from nps.operators.warehouse import MigrateWarehouseOperator
 __all__ = [
     "BuildMartsOperator",
     "CheckRejectedFilesOperator",
+    "CloseTheLoopOperator",
     "DispatchSurveysOperator",
     "IngestEventsOperator",
     "IngestResponsesOperator",
