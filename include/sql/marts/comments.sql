@@ -169,8 +169,8 @@ COMMENT ON COLUMN marts.mart_churn_risk.score_drop IS 'A contact''s latest NPS a
 COMMENT ON COLUMN marts.mart_churn_risk.low_csat IS 'A CSAT answer of 1-2 in the window.';
 COMMENT ON COLUMN marts.mart_churn_risk.high_effort IS 'A CES answer of 1-3 in the window.';
 COMMENT ON COLUMN marts.mart_churn_risk.no_answer_two_cycles IS 'Nobody at the account answered the relationship surveys of its last two cycles.';
-COMMENT ON COLUMN marts.mart_churn_risk.overdue_detractor_case IS 'Placeholder, always NULL until follow-up cases exist.';
-COMMENT ON COLUMN marts.mart_churn_risk.risk_points IS '3 recent_detractor + 2 score_drop + 2 low_csat + 1 high_effort + 1 no_answer_two_cycles.';
+COMMENT ON COLUMN marts.mart_churn_risk.overdue_detractor_case IS 'The account has a detractor case (ops.followup_cases) open or in progress past its due time.';
+COMMENT ON COLUMN marts.mart_churn_risk.risk_points IS '3 recent_detractor + 2 score_drop + 2 low_csat + 1 high_effort + 1 no_answer_two_cycles + 1 overdue_detractor_case.';
 COMMENT ON COLUMN marts.mart_churn_risk.risk_level IS 'high (>= 3 points), medium (2), low (1), none (0).';
 COMMENT ON COLUMN marts.mart_churn_risk.reasons IS 'The reasons in words, comma separated; empty when none.';
 COMMENT ON COLUMN marts.mart_churn_risk.arr_at_risk_short_term IS '0.5 * arr when nps_category is detractor, else 0.';
@@ -199,3 +199,16 @@ COMMENT ON COLUMN marts.mart_comment_themes.theme IS 'Theme from the config taxo
 COMMENT ON COLUMN marts.mart_comment_themes.comments IS 'Non-empty comments in the cell.';
 COMMENT ON COLUMN marts.mart_comment_themes.theme_comments IS 'Of those, comments that mention the theme.';
 COMMENT ON COLUMN marts.mart_comment_themes.theme_share_pct IS 'theme_comments / comments * 100, e.g. 31 percent of detractor comments in Manufacturing mention delivery.';
+COMMENT ON VIEW marts.mart_followups IS 'One row per counted answer and its follow-up decision (sent, pending, suppressed, not_needed, failed) with the reason, the time to follow up against its due time, and the case it opened.';
+COMMENT ON COLUMN marts.mart_followups.status IS 'sent, pending (waiting for the answer to settle or for the send), suppressed, not_needed, failed.';
+COMMENT ON COLUMN marts.mart_followups.reason IS 'Why, in words (e.g. address suppressed (unsubscribe), the rule sends no email).';
+COMMENT ON COLUMN marts.mart_followups.template IS 'The follow-up email template sent or to send; NULL when no email.';
+COMMENT ON COLUMN marts.mart_followups.referral_ask IS 'The email asked a promoter to refer (at most once per followups.referral_days per contact).';
+COMMENT ON COLUMN marts.mart_followups.hours_to_followup IS 'Hours from the answer to the follow-up email; NULL when none was sent.';
+COMMENT ON COLUMN marts.mart_followups.followup_on_time IS 'Sent by due_at (answer + followups.respond_within_hours); FALSE for a pending one past due; NULL otherwise.';
+COMMENT ON COLUMN marts.mart_followups.changed_after_send IS 'Answers that changed after the email went out (they update the case, never send a second email).';
+COMMENT ON VIEW marts.mart_loop_recovery IS 'One row per case (detractor, dissatisfied or high-effort answer) with its SLA, time to act and to resolve, escalation, and whether the contact next answer recovered.';
+COMMENT ON COLUMN marts.mart_loop_recovery.sla_met IS 'The owner acted (first move out of open) by due_at; FALSE when not and past due; NULL while open and not yet due.';
+COMMENT ON COLUMN marts.mart_loop_recovery.overdue IS 'Open or in progress and past due at as_of.';
+COMMENT ON COLUMN marts.mart_loop_recovery.escalation_level IS 'Escalation levels reached (0 = none).';
+COMMENT ON COLUMN marts.mart_loop_recovery.recovered IS 'The contact next answer of the same survey type after the case opened is not negative; NULL until there is one.';
