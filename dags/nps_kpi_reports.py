@@ -34,7 +34,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
-from nps.tasks import migrate_warehouse
+from nps.operators import MigrateWarehouseOperator, RenderReportsOperator, SendReportsOperator
 
 PARAMS = {
     "resend": Param(False, type="boolean", title="Resend",
@@ -49,55 +49,7 @@ PARAMS = {
     "dry_run": Param(False, type="boolean", title="Dry run", description="Render and archive the reports; send nothing."),
 }
 
-
-def _period(kind: str, context):
-    """The run's period, or AirflowFailException for what a retry cannot fix.
-
-    A manual run without a logical date reports the latest period complete in the marts; a manual
-    run never waits for the marts in a retry loop (it fails at once and says why).
-    """
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from nps.hooks import get_warehouse
-    from nps.reports.stage import MartsNotReadyError, StageConfigError, period_for_run
-
-    manual = "manual" in str(getattr(context.get("dag_run"), "run_type", "")).lower()
-    interval_end = context.get("data_interval_end") if context.get("logical_date") is not None else None
-    wh = get_warehouse()
-    try:
-        return wh, *period_for_run(wh, kind, interval_end=interval_end, period_start=context["params"].get("period_start"))
-    except StageConfigError as err:
-        wh.dispose()
-        raise AirflowFailException(str(err)) from err
-    except MartsNotReadyError as err:
-        wh.dispose()
-        if manual:
-            raise AirflowFailException(str(err)) from err
-        raise
-    except Exception:
-        wh.dispose()
-        raise
-
-
-@task
-def render_and_archive(kind: str, **context) -> dict:
-    """Render every report of the period and archive it with the index."""
-    import logging
-
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from nps.config import load_config
-    from nps.reports.stage import render_and_archive as run
-
-    config = load_config()
-    wh, period, why = _period(kind, context)
-    logging.getLogger(__name__).info("reporting %s %s (%s to %s): %s", kind, period.key, period.start, period.end, why)
-    try:
-        return run(wh, config, period, only=context["params"].get("only")).summary()
-    except ValueError as err:
-        raise AirflowFailException(str(err)) from err
-    finally:
-        wh.dispose()
+_PERIOD = {"period_start": "{{ params.period_start }}", "only": "{{ params.only }}"}
 
 
 @task.branch
@@ -106,37 +58,6 @@ def needs_approval() -> str:
     from nps.config import load_config
 
     return "approve_qbr_pack" if load_config().reports.qbr.approval else "send_reports"
-
-
-@task(trigger_rule="none_failed_min_one_success")
-def send_reports(kind: str, rendered: dict, **context) -> dict:
-    """Send each report to each recipient exactly once (resend=true sends again)."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from nps.config import load_config
-    from nps.email.transports import transport_from_airflow
-    from nps.reports.stage import send_planned
-
-    params = context["params"]
-    if params.get("dry_run"):
-        return {"dry_run": True, "sent": 0}
-    config = load_config()
-    wh, period, _ = _period(kind, context)
-    try:
-        result, planned = send_planned(wh, config, period, transport_from_airflow(config), resend=bool(params.get("resend")),
-                                       only=params.get("only"), archive_error=rendered.get("archive_error"))
-    except ValueError as err:
-        raise AirflowFailException(str(err)) from err
-    finally:
-        wh.dispose()
-    if result.errors:
-        raise RuntimeError(f"{len(result.errors)} report batches not sent: {result.errors[-1]}")
-    if planned.skipped:
-        raise AirflowFailException(
-            f"sent {result.sent} report emails, but skipped {len(planned.skipped)} malformed addresses: "
-            f"{', '.join(planned.skipped)}. Fix them in the program config, then trigger with only=<audience>."
-        )
-    return {**result.as_dict(), "planned": len(planned.messages)}
 
 
 def _reports_dag(kind: str, cron: str):
@@ -152,8 +73,10 @@ def _reports_dag(kind: str, cron: str):
         doc_md=__doc__,
     )
     def reports():
-        rendered = render_and_archive(kind)
-        send = send_reports(kind, rendered)
+        migrate = MigrateWarehouseOperator(task_id="migrate_warehouse")
+        rendered = RenderReportsOperator(task_id="render_and_archive", kind=kind, **_PERIOD)
+        send = SendReportsOperator(task_id="send_reports", kind=kind, resend="{{ params.resend }}",
+                                   dry_run="{{ params.dry_run }}", **_PERIOD)
         if kind == "quarterly":
             from airflow.providers.standard.operators.hitl import ApprovalOperator
 
@@ -165,10 +88,10 @@ def _reports_dag(kind: str, cron: str):
                 ignore_downstream_trigger_rules=True,
             )
             route = needs_approval()
-            migrate_warehouse() >> rendered >> route >> [gate, send]
+            migrate >> rendered >> route >> [gate, send]
             gate >> send
         else:
-            migrate_warehouse() >> rendered >> send
+            migrate >> rendered >> send
 
     return reports()
 

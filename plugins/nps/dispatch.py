@@ -32,9 +32,7 @@ accepted.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -47,13 +45,11 @@ from nps.cohorts import _naive
 from nps.config import ProgramConfig
 from nps.email.base import (
     Batch,
-    PermanentSendError,
     Recipient,
     SendError,
-    TransientSendError,
-    UncertainSendError,
 )
 from nps.email.render import MessageTemplate, render_template, substitutions
+from nps.ledger import attempt
 from nps.tokens import TokenSigner
 from nps.warehouse import Warehouse
 
@@ -226,82 +222,29 @@ def _build_batch(config: ProgramConfig, signer: TokenSigner, templates: dict, ba
     )
 
 
-def _lock_key(interval_start: datetime) -> int:
-    """A stable signed 64-bit key per interval (PostgreSQL advisory locks take a bigint)."""
-    digest = hashlib.sha256(f"nps.dispatch|{folder_name(interval_start)}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
-def _lock_file(wh: Warehouse, interval_start: datetime):
-    """The lock file of an interval beside a DuckDB file, or None for an in-memory database."""
-    from pathlib import Path
-
-    import sqlalchemy as sa
-
-    db = sa.make_url(wh.url).database
-    if not db or db == ":memory:":
-        return None
-    folder = Path(db).with_name(Path(db).name + ".locks")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"dispatch-{folder_name(interval_start)}.lock"
-
-
 class IntervalBusy(SendsPending):
     """Another attempt of the same interval holds its lock; this attempt sent nothing."""
 
 
 @contextmanager
 def interval_lock(wh: Warehouse, interval_start: datetime, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
-    """Hold the interval's dispatch lock; raise ``IntervalBusy`` if another attempt keeps it past ``wait_seconds``.
+    """Hold the interval's dispatch lock (``nps.ledger.scope_lock``, shared with every other email);
+    raise ``IntervalBusy`` if another attempt keeps it past ``wait_seconds``.
 
     PostgreSQL: a session advisory lock on a connection kept open for the attempt. DuckDB: an
     exclusive ``flock`` on a file beside the warehouse file. Both are released when the process
     dies (a SIGKILLed worker never leaves the interval locked).
     """
-    deadline = time.monotonic() + max(0.0, wait_seconds)
+    from nps.ledger import scope_lock
+
     busy = IntervalBusy(
         f"another attempt is sending the invitations of {folder_name(interval_start)} (its lock was held for "
         f"{wait_seconds:.0f}s); this attempt sent nothing and looks again in {LOCK_RETRY_AFTER}",
         retry_after=LOCK_RETRY_AFTER,
     )
-    if wh.is_duckdb:
-        import fcntl
-
-        path = _lock_file(wh, interval_start)
-        if path is None:
-            yield
-            return
-        with open(path, "a+b") as fh:
-            while True:
-                try:
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise busy from None
-                    time.sleep(0.2)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-        return
-    import sqlalchemy as sa
-
-    key = _lock_key(interval_start)
-    with wh.engine.connect() as conn:
-        while True:
-            got = bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
-            conn.commit()  # a session lock outlives the transaction; do not sit idle in one
-            if got:
-                break
-            if time.monotonic() >= deadline:
-                raise busy
-            time.sleep(0.2)
-        try:
-            yield
-        finally:
-            conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-            conn.commit()
+    folder = folder_name(interval_start)
+    with scope_lock(wh, f"nps.dispatch|{folder}", f"dispatch-{folder}", wait_seconds, busy):
+        yield
 
 
 def _mark_sending(wh: Warehouse, conn, params: dict[str, Any]) -> set[str]:
@@ -345,25 +288,19 @@ def _send_batches(wh: Warehouse, conn, config: ProgramConfig, signer: TokenSigne
                     return
                 batch = _build_batch(config, signer, templates, upcoming_item[0], *upcoming_item[1], folder)
                 continue
-            future = pool.submit(transport.send, batch)
+            future = pool.submit(attempt, transport.send, batch)
             upcoming = _build_batch(config, signer, templates, upcoming_item[0], *upcoming_item[1], folder) if upcoming_item else None
-            try:
-                message_id = future.result()
-            except PermanentSendError as err:
-                result.failed += _step(wh, conn, "dispatch/mark_unsent", {**bparams, "status": "failed", "error": str(err)[:2000]})
-                result.errors.append(str(err))
-                log.error("%s", err)
+            out = future.result()
+            if out.status != "sent":
+                if out.status == "failed":
+                    result.failed += _step(wh, conn, "dispatch/mark_unsent", {**bparams, "status": "failed", "error": out.error})
+                elif out.status == "claimed":
+                    _step(wh, conn, "dispatch/mark_unsent", {**bparams, "status": "claimed", "error": out.error})
+                else:
+                    result.uncertain += _step(wh, conn, "dispatch/mark_uncertain", {**bparams, "error": out.error})
+                result.errors.append(out.error)
                 return
-            except TransientSendError as err:
-                _step(wh, conn, "dispatch/mark_unsent", {**bparams, "status": "claimed", "error": str(err)[:2000]})
-                result.errors.append(str(err))
-                log.error("%s", err)
-                return
-            except UncertainSendError as err:
-                result.uncertain += _step(wh, conn, "dispatch/mark_uncertain", {**bparams, "error": str(err)[:2000]})
-                result.errors.append(str(err))
-                log.error("%s", err)
-                return
+            message_id = out.message_id
             marked = _step(wh, conn, "dispatch/mark_sent", {**bparams, "now": utcnow(), "message_id": message_id, "domain": domain})
             if marked != len(batch.recipients):
                 log.error("batch %s: the provider accepted %d invitations but only %d ledger rows were still this "

@@ -17,7 +17,9 @@ from nps.operators import (
     IngestEventsOperator,
     IngestResponsesOperator,
     MigrateWarehouseOperator,
+    RenderReportsOperator,
     SelectCohortOperator,
+    SendReportsOperator,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +47,8 @@ def _all_operators(**common):
         IngestEventsOperator(task_id="e", **common),
         IngestResponsesOperator(task_id="r", **common),
         BuildMartsOperator(task_id="b", **common),
+        RenderReportsOperator(task_id="rr", kind="monthly", **common),
+        SendReportsOperator(task_id="sr", kind="monthly", **common),
     ]
 
 

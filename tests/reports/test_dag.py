@@ -44,6 +44,11 @@ def test_dag_shapes(airflow_db):
     assert q.get_task("approve_qbr_pack").ignore_downstream_trigger_rules is True
     assert [t.task_id for t in dags["nps_kpi_reports_monthly"].topological_sort()] == [
         "migrate_warehouse", "render_and_archive", "send_reports"]
+    # The DAG is a composition of the project's operators (the same blocks a data engineer reuses).
+    m = dags["nps_kpi_reports_monthly"]
+    assert [type(m.get_task(t)).__name__ for t in ("migrate_warehouse", "render_and_archive", "send_reports")] == [
+        "MigrateWarehouseOperator", "RenderReportsOperator", "SendReportsOperator"]
+    assert (m.get_task("send_reports").kind, m.get_task("send_reports").resend) == ("monthly", "{{ params.resend }}")
 
 
 def test_monthly_run_end_to_end(airflow_db, program_config, tmp_path, monkeypatch):
@@ -70,5 +75,10 @@ def test_monthly_run_end_to_end(airflow_db, program_config, tmp_path, monkeypatc
     assert _states(dr) == {"migrate_warehouse": "success", "render_and_archive": "success", "send_reports": "failed"}
     emls = sorted(p.name for p in (tmp_path / "outbox" / "reports_monthly_2026-11").glob("*.eml"))
     assert len(emls) == 5
+    wh = Warehouse(url)
+    ledger = wh.query("SELECT kind, scope, status, transport, COUNT(*) AS n FROM ops.message_ledger "
+                      "GROUP BY kind, scope, status, transport")
+    wh.dispose()
+    assert ledger == [{"kind": "report", "scope": "report/monthly/2026-11", "status": "sent", "transport": "outbox", "n": 5}]
     assert (tmp_path / "reports" / "monthly" / "2026-11" / "all" / "en" / "report.html").is_file()
     assert "November 2026" in (tmp_path / "reports" / "index.html").read_text(encoding="utf-8")

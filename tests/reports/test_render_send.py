@@ -71,7 +71,7 @@ def test_render_archive_and_send_exactly_once(built, tmp_path):
 
     # Sending: one message per report and recipient; the malformed address is skipped and named.
     outbox = OutboxTransport(tmp_path / "outbox")
-    result, planned = send_planned(wh, config, NOV, outbox, store_uri=str(store))
+    result, planned = send_planned(wh, config, NOV, outbox, run_id="r1", store_uri=str(store))
     assert planned.skipped == ["reports.recipients.monthly[2]"]
     assert (result.sent, result.already_sent, result.errors) == (5, 0, [])
     keys = sorted(m.send_key for m in planned.messages)
@@ -86,10 +86,15 @@ def test_render_archive_and_send_exactly_once(built, tmp_path):
     assert len([p for p in parts if p[0] == "image/png"]) == 6
 
     # A rerun sends nothing twice; resend=true sends again.
-    again, _ = send_planned(wh, config, NOV, outbox, store_uri=str(store))
+    again, _ = send_planned(wh, config, NOV, outbox, run_id="r2", store_uri=str(store))
     assert (again.sent, again.already_sent) == (0, 5)
-    forced, _ = send_planned(wh, config, NOV, outbox, store_uri=str(store), resend=True)
+    forced, _ = send_planned(wh, config, NOV, outbox, run_id="r3", store_uri=str(store), resend=True)
     assert (forced.sent, forced.already_sent) == (5, 0)
+    retried, _ = send_planned(wh, config, NOV, outbox, run_id="r3", store_uri=str(store), resend=True)
+    assert (retried.sent, retried.already_sent) == (0, 5)  # a retry of the resending run sends nothing twice
+    ledger = wh.query("SELECT kind, scope, status, sends, COUNT(*) AS n FROM ops.message_ledger "
+                      "GROUP BY kind, scope, status, sends")
+    assert ledger == [{"kind": "report", "scope": "report/monthly/2026-11", "status": "sent", "sends": 2, "n": 5}]
 
 
 def test_missing_archive_location_still_sends_and_says_so(built, tmp_path):
@@ -98,7 +103,7 @@ def test_missing_archive_location_still_sends_and_says_so(built, tmp_path):
     blocker.write_text("a file where the archive folder should be")
     produced = render_and_archive(wh, config, NOV, store_uri=str(blocker / "reports"))
     assert produced.archive_error and "cannot write" in produced.archive_error and produced.archived == []
-    result, planned = send_planned(wh, config, NOV, OutboxTransport(tmp_path / "outbox"), store_uri=str(blocker / "reports"),
+    result, planned = send_planned(wh, config, NOV, OutboxTransport(tmp_path / "outbox"), run_id="r1", store_uri=str(blocker / "reports"),
                                    archive_error=produced.archive_error)
     assert result.sent == 5
     m = next(m for m in planned.messages if m.audience == "all" and m.locale == "en")
@@ -114,8 +119,10 @@ def test_sendgrid_payloads(built, tmp_path):
     render_and_archive(wh, config, NOV, store_uri=str(tmp_path / "reports"))
     with FakeSendGrid(api_key="SG.test-key") as sg:
         hook = SendGridHook("SG.test-key", host=sg.url, timeout=10, max_retries=0)
-        result, planned = send_planned(wh, config, NOV, hook, store_uri=str(tmp_path / "reports"), unledgered_ok=True)
+        result, planned = send_planned(wh, config, NOV, hook, run_id="r1", store_uri=str(tmp_path / "reports"))
+        rerun, _ = send_planned(wh, config, NOV, hook, run_id="r1", store_uri=str(tmp_path / "reports"))
     assert (result.sent, result.batches, len(sg.accepted)) == (5, 5, 5)
+    assert (rerun.sent, rerun.already_sent, len(sg.requests)) == (0, 5, 5)  # through SendGrid too: exactly once
     body = next(b for b in sg.accepted if b["custom_args"]["batch_id"] == "monthly.2026-11.all.en.000")
     assert body["categories"] == ["nps-report", "monthly", "en"]
     assert [p["to"] for p in body["personalizations"]] == [[{"email": "vp@example.com", "name": "VP"}]]
@@ -138,7 +145,7 @@ def test_quarterly_pack_has_owner_pages(built, tmp_path):
     assert "+ 30 more answers this quarter" in page.html  # the newest 10 of 40 are listed
     meta = json.loads((tmp_path / "reports" / "quarterly" / "2026-Q4" / "owners" / "alice_morgan" / "meta.json").read_text())
     assert meta["page"] == "owner"
-    result, planned = send_planned(wh, config, q4, OutboxTransport(tmp_path / "outbox"), store_uri=str(tmp_path / "reports"))
+    result, planned = send_planned(wh, config, q4, OutboxTransport(tmp_path / "outbox"), run_id="r1", store_uri=str(tmp_path / "reports"))
     owners = [m for m in planned.messages if m.audience.startswith("owner-")]
     assert [(m.email, m.config_key) for m in owners] == [("alice.morgan@example.com", "reports.qbr.owners['Alice Morgan']")]
     assert result.sent == len(planned.messages) == 2  # vp@example.com and the owner

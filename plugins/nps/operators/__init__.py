@@ -7,6 +7,8 @@
 ``IngestEventsOperator``       load SendGrid event batches from the landing area
 ``IngestResponsesOperator``    load response files: tokens, validation, quarantine, audit
 ``BuildMartsOperator``         build, audit and publish the marts (``steps``, ``publish``)
+``RenderReportsOperator``      render and archive a period's KPI reports (``kind``, ``only``)
+``SendReportsOperator``        email them exactly once per recipient (``resend``, ``dry_run``)
 ``CloseTheLoopOperator``       one step of closing the loop: case files, decisions, follow-ups,
                                owner alerts, escalation, digest (``step``, ``dry_run``)
 ``LandingHasFilesOperator``, ``PublishResponsesOperator``, ``CheckRejectedFilesOperator``:
@@ -33,6 +35,7 @@ from nps.operators.ingest import (
     PublishResponsesOperator,
 )
 from nps.operators.marts import BuildMartsOperator
+from nps.operators.reports import RenderReportsOperator, ReportArchiveLink, SendReportsOperator
 from nps.operators.warehouse import MigrateWarehouseOperator
 
 __all__ = [
@@ -46,6 +49,9 @@ __all__ = [
     "MigrateWarehouseOperator",
     "NpsBaseOperator",
     "PublishResponsesOperator",
+    "RenderReportsOperator",
+    "ReportArchiveLink",
     "SelectCohortOperator",
+    "SendReportsOperator",
     "SentEmailsLink",
 ]

@@ -7,20 +7,20 @@ images, scorecard CSV) with the send key ``report/<kind>/<period>/<audience>/<re
 named by its config key; everyone else is still planned.
 
 ``send_reports`` groups the messages into transport batches (one per identical content) and
-hands them to :func:`deliver`, the ONE place that talks to the exactly-once ledger.
+hands them to :func:`deliver`, which sends them through the exactly-once ledger (``nps.ledger``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from typing import Any
 
-from nps.email.base import Attachment, Batch, Recipient, SendError
+from nps.email.base import Attachment, Batch, Recipient
 from nps.email.render import MessageTemplate
+from nps.ledger import recipient_hash
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +36,6 @@ def valid_address(email: str) -> bool:
     except (ValueError, IndexError):
         return False
     return True
-
-
-def recipient_hash(email: str) -> str:
-    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()[:16]
 
 
 def send_key(kind: str, period_key: str, audience: str, email: str) -> str:
@@ -81,6 +77,7 @@ class SendResult:
     sent: int = 0
     already_sent: int = 0
     batches: int = 0
+    failed: int = 0           # rejected by the provider (4xx): a rerun after the fix sends them
     transport: str = ""
     errors: list[str] = field(default_factory=list)
 
@@ -144,62 +141,29 @@ def to_batches(messages: list[ReportMessage], *, sender_name: str, sender_email:
     return batches
 
 
-class UnledgeredSendError(ValueError):
-    """Report emails through a transport that leaves no evidence, without the ledger (see deliver)."""
+def deliver(wh, batches: list[Batch], transport, *, scope: str, run_id: str, resend: bool = False,
+            grace_minutes: int = 60) -> SendResult:
+    """Send report batches through the exactly-once ledger (:func:`nps.ledger.send_once`).
 
-
-def deliver(batches: list[Batch], transport, *, resend: bool = False, unledgered_ok: bool = False) -> SendResult:
-    """Hand report batches to the exactly-once ledger. THE ONE PLACE TO WIRE TO THE GENERIC LEDGER.
-
-    Contract (what the generic ledger of ``nps/dispatch.py`` must give reports):
-    - every recipient's ``send_key`` (``report/<kind>/<period>/<audience>/<recipient hash>``) is
-      claimed before its batch goes out, and marked sent when the transport accepts it;
-    - a key already ``sent`` is skipped, unless ``resend`` is true (the run's ``resend`` Param),
-      in which case it is claimed again and sent again;
-    - a batch whose outcome is uncertain stays uncertain and is reconciled from evidence, never
-      resent on a guess.
-
-    Until the ledger handles report emails, this keeps the promise only where the transport leaves
-    evidence: the outbox writes one file per send key, and an existing file counts as sent.
-    SendGrid and SMTP sends are not recorded, so a rerun would send them again: they are refused
-    (``UnledgeredSendError``, the task fails without retries and says so) unless the caller
-    passes ``unledgered_ok`` (the tests and the benchmark, which measure the rendering and the
-    payloads, not the exactly-once promise).
+    Every recipient's ``send_key`` (``report/<kind>/<period>/<audience>/<recipient hash>``) is
+    claimed before its batch goes out and marked sent when the transport accepts it; a key already
+    sent is skipped unless ``resend`` (the run's ``resend`` Param) claims it again, once per run; an
+    uncertain send (a crash or timeout mid-request) is reconciled from evidence, never resent on a
+    guess (``nps.dispatch.SendsPending`` then says when to look again).
     """
-    name = getattr(transport, "name", type(transport).__name__)
-    if name != "outbox" and not unledgered_ok:
-        raise UnledgeredSendError(
-            f"report emails through {name} are not sent yet: the exactly-once ledger does not cover report emails, "
-            "so a rerun or backfill would email every recipient again. The reports are rendered and archived; "
-            "until the ledger covers them, set NPS_EMAIL_TRANSPORT=outbox for the report DAGs (or run them with "
-            "dry_run) and forward the archived report (NPS_REPORTS_URI/index.html)."
-        )
-    result = SendResult(transport=name)
-    for b in batches:
-        todo = b.recipients
-        if getattr(transport, "name", "") == "outbox" and not resend:
-            done = transport.delivered(b.folder, [r.send_key for r in b.recipients])
-            todo = [r for r in b.recipients if r.send_key not in done]
-            result.already_sent += len(b.recipients) - len(todo)
-        if not todo:
-            continue
-        batch = b if len(todo) == len(b.recipients) else Batch(**{**b.__dict__, "recipients": todo})
-        try:
-            transport.send(batch)
-        except SendError as err:
-            result.errors.append(str(err))
-            log.error("%s", err)
-            continue
-        result.sent += len(todo)
-        result.batches += 1
-    return result
+    from nps.ledger import send_once
+
+    res = send_once(wh, batches, transport, scope=scope, kind="report", run_id=run_id, resend=resend,
+                    grace_minutes=grace_minutes)
+    return SendResult(sent=res.sent, already_sent=res.already_sent, batches=res.batches, failed=res.failed, transport=res.transport,
+                      errors=list(res.errors))
 
 
-def send_reports(messages: list[ReportMessage], transport, *, sender_name: str, sender_email: str, folder: str,
-                 resend: bool = False, unledgered_ok: bool = False) -> SendResult:
+def send_reports(wh, messages: list[ReportMessage], transport, *, sender_name: str, sender_email: str, folder: str,
+                 scope: str, run_id: str, resend: bool = False, grace_minutes: int = 60) -> SendResult:
     """Send the planned report messages exactly once each (see :func:`deliver`)."""
     batches = to_batches(messages, sender_name=sender_name, sender_email=sender_email, folder=folder)
-    result = deliver(batches, transport, resend=resend, unledgered_ok=unledgered_ok)
+    result = deliver(wh, batches, transport, scope=scope, run_id=run_id, resend=resend, grace_minutes=grace_minutes)
     log.info("reports: %d sent in %d batches via %s, %d already sent, %d errors", result.sent, result.batches,
              result.transport, result.already_sent, len(result.errors))
     return result

@@ -291,16 +291,17 @@ class _PageAsReport:
     text: str
 
 
-def send_planned(wh: Warehouse, config: ProgramConfig, period: Period, transport, *, resend: bool = False,
-                 store_uri: str | None = None, only: str | None = None, archive_error: str | None = None,
-                 unledgered_ok: bool = False) -> tuple[SendResult, Planned]:
-    """Plan every message of the period and send it through the transport, exactly once each
-    (through SendGrid or SMTP only with ``unledgered_ok``: see :func:`nps.reports.send.deliver`)."""
+def send_planned(wh: Warehouse, config: ProgramConfig, period: Period, transport, *, run_id: str, resend: bool = False,
+                 store_uri: str | None = None, only: str | None = None,
+                 archive_error: str | None = None) -> tuple[SendResult, Planned]:
+    """Plan every message of the period and send it through the transport, exactly once per
+    (report, period, recipient) through the ledger (:func:`nps.reports.send.deliver`)."""
     planned, counts = plan_all(wh, config, period, store_uri=store_uri, only=only, archive_error=archive_error)
     log.info("planned %d report emails for %s %s (%d reports from the archive, %d rendered again); %d recipients skipped",
              len(planned.messages), period.kind, period.key, counts["from_archive"], counts["rendered"], len(planned.skipped))
-    result = send_reports(planned.messages, transport, sender_name=config.sender.name, sender_email=config.sender.email,
-                          folder=f"reports_{period.kind}_{period.key}", resend=resend, unledgered_ok=unledgered_ok)
+    result = send_reports(wh, planned.messages, transport, sender_name=config.sender.name, sender_email=config.sender.email,
+                          folder=f"reports_{period.kind}_{period.key}", scope=f"report/{period.kind}/{period.key}",
+                          run_id=run_id, resend=resend, grace_minutes=config.dispatch.reconcile_grace_minutes)
     return result, planned
 
 
