@@ -35,16 +35,13 @@ from nps.email.render import MessageTemplate, _env
 from nps.followups.decide import append_history
 from nps.followups.render import FOLLOWUP_TEMPLATES_DIR
 from nps.followups.sla import add_hours
+from nps.ledger import recipient_hash
 from nps.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
 CASE_STATUSES = ("open", "in_progress", "resolved")
 _ORDER = {s: i for i, s in enumerate(CASE_STATUSES)}
-
-
-def recipient_hash(email: str) -> str:
-    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()[:16]
 
 
 def _valid(email: str | None) -> bool:
