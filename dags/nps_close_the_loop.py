@@ -17,6 +17,8 @@ Closes the loop on every answer (DOMAIN.md section 4): when new answers land (as
 5. `alert_owners`: one email per owner per run with their new cases (no owner address: the CS lead).
 6. `escalate_cases`: an open case past due climbs one level of `followups.escalation`, once per level.
 7. `send_digest`: the daily digest, by the first run after `followups.digest_hour` (local time).
+8. `post_crm_events`: every case event to the CRM (`nps_crm_webhook` connection, HMAC-signed,
+   retried, once per event key); *skipped* unless `followups.crm_webhook.enabled`.
 
 Every task is safe to clear and rerun: decisions are taken again only for answers that changed
 or are still pending, and every email has its own send key in the ledger. Uncertain sends
@@ -64,6 +66,7 @@ def nps_close_the_loop():
         >> CloseTheLoopOperator(task_id="alert_owners", step="owner_alerts", trigger_rule="none_failed", **common)
         >> CloseTheLoopOperator(task_id="escalate_cases", step="escalate", trigger_rule="none_failed", **common)
         >> CloseTheLoopOperator(task_id="send_digest", step="digest", trigger_rule="none_failed", **common)
+        >> CloseTheLoopOperator(task_id="post_crm_events", step="crm_webhook", trigger_rule="none_failed", **common)
     )
 
 

@@ -9,8 +9,8 @@ from typing import Any
 from nps.assets import FOLLOWUPS
 from nps.operators.base import NpsBaseOperator, as_bool, json_summary
 
-STEPS = ("case_files", "decide", "send_followups", "owner_alerts", "escalate", "digest")
-_SENDS = ("send_followups", "owner_alerts", "escalate", "digest")
+STEPS = ("case_files", "decide", "send_followups", "owner_alerts", "escalate", "digest", "crm_webhook")
+_SENDS = ("send_followups", "owner_alerts", "escalate", "digest", "crm_webhook")
 
 
 class CloseTheLoopOperator(NpsBaseOperator):
@@ -19,7 +19,8 @@ class CloseTheLoopOperator(NpsBaseOperator):
     :param step: ``case_files`` (apply ``cases/*.csv`` from the landing area, audited),
         ``decide`` (a recorded decision for every counted answer that needs one; opens cases),
         ``send_followups`` (the settled follow-ups through the exactly-once ledger; emits
-        ``nps_followups``), ``owner_alerts``, ``escalate`` or ``digest``.
+        ``nps_followups``), ``owner_alerts``, ``escalate``, ``digest`` or ``crm_webhook`` (case events
+        to the CRM, signed, once per event key; skipped unless ``followups.crm_webhook.enabled``).
     :param as_of: the run's instant (templated ISO date-time); default the data interval end,
         else the logical date, else when the run was due (asset-triggered and manual runs).
     :param since: ``decide`` only: look at answers loaded since then (templated; default every
@@ -36,7 +37,7 @@ class CloseTheLoopOperator(NpsBaseOperator):
 
     template_fields: Sequence[str] = (
         *NpsBaseOperator.template_fields, "as_of", "since", "dry_run", "transport", "outbox_dir", "landing_uri",
-        "sendgrid_conn_id", "smtp_conn_id", "token_conn_id",
+        "sendgrid_conn_id", "smtp_conn_id", "token_conn_id", "crm_conn_id",
     )
     ui_color = "#fde2e4"
 
@@ -53,6 +54,7 @@ class CloseTheLoopOperator(NpsBaseOperator):
         token_conn_id: str = "nps_survey_token",
         outbox_dir: str | None = None,
         landing_uri: str | None = None,
+        crm_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         if step not in STEPS:
@@ -70,6 +72,7 @@ class CloseTheLoopOperator(NpsBaseOperator):
         self.token_conn_id = token_conn_id
         self.outbox_dir = outbox_dir
         self.landing_uri = landing_uri
+        self.crm_conn_id = crm_conn_id
 
     def _instant(self, context):
         from nps import marts
@@ -149,6 +152,8 @@ class CloseTheLoopOperator(NpsBaseOperator):
             self.log.info("decisions: %d answers looked at: %s; %d cases opened, %d updated", res.considered,
                           dict(res.by_status), res.cases_opened, res.cases_updated)
             return res.as_dict()
+        if self.step == "crm_webhook":
+            return self._crm(wh, config, now, run_id, dry_run)
         transport = None if dry_run else self._transport(config)
         if self.step == "send_followups":
             from nps.followups.send import send_followups
@@ -165,6 +170,31 @@ class CloseTheLoopOperator(NpsBaseOperator):
         fn = {"owner_alerts": cases.owner_alerts, "escalate": cases.escalate, "digest": cases.digest}[self.step]
         res = fn(wh, config, transport, now=now, run_id=run_id, folder=folder, dry_run=dry_run)
         self._fail_on_rejected(res.ledger)
+        return res.as_dict()
+
+    def _crm(self, wh, config, now, run_id, dry_run) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from nps.followups.crm import post_case_events
+        from nps.hooks.base import ConnectionMissingError
+        from nps.hooks.crm import CrmWebhookHook
+
+        hook_cfg = config.followups.crm_webhook
+        if not hook_cfg.enabled:
+            raise AirflowSkipException("followups.crm_webhook.enabled is false: no case events are posted")
+        try:
+            client = None if dry_run else CrmWebhookHook(self.crm_conn_id or hook_cfg.conn_id).get_conn(
+                timeout=hook_cfg.timeout_seconds, max_retries=hook_cfg.max_retries)
+        except (ConnectionMissingError, ValueError) as err:
+            raise self.fail_fast(err) from None
+        res = post_case_events(wh, client, now=now, run_id=run_id, dry_run=dry_run)
+        if res.failed:
+            raise self.fail_fast(RuntimeError(
+                f"crm_webhook: {res.failed} case events were rejected by the CRM: {res.errors[-1]}. Fix the cause, "
+                "then clear this task: rejected events are posted again, the others are not."))
+        if res.unavailable or res.uncertain:
+            raise RuntimeError(f"crm_webhook: the CRM did not take every event ({res.errors[-1]}); a retry posts the "
+                               "rest, an unanswered event again under its key")
         return res.as_dict()
 
     def _fail_on_rejected(self, ledger: dict[str, Any]) -> None:
