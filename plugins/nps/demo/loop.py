@@ -79,6 +79,9 @@ def summarise(wh: Warehouse, outbox: str | Path, say: Say) -> None:
     kinds = _rows(wh, "SELECT kind, COUNT(*) AS n FROM ops.message_ledger WHERE status = 'sent' AND kind IN "
                       "('followup', 'alert', 'escalation', 'digest') GROUP BY kind ORDER BY kind")
     say("                emails through the ledger: " + ", ".join(f"{int(r['n'])} {r['kind']}" for r in kinds))
+    digests = sorted(Path(outbox).glob("followups_*/digest_*.eml"))
+    if digests:
+        say(f"                example digest: {digests[-1]}")
     files = _rows(wh, "SELECT COUNT(*) AS files, SUM(rows_read) AS r, SUM(rows_loaded) AS a, SUM(rows_quarantined) AS q, "
                       "SUM(rows_duplicate) AS d FROM ops.ingest_files WHERE kind = 'cases'")
     if files and files[0]["files"]:
@@ -103,7 +106,8 @@ def summarise(wh: Warehouse, outbox: str | Path, say: Say) -> None:
         o = {k: int(v or 0) for k, v in on_time[0].items()} if on_time else {"ok": 0, "n": 0}
         say(f"                SLA (marts): follow-ups on time {_pct(o['ok'], o['n'])} of {o['n']}; cases acted on by "
             f"their due time {_pct(s['met'], s['judged'])} of {s['judged']}; recovered at the next answer "
-            f"{_pct(s['rec'], s['next_n'])} of {s['next_n']}")
+            + (f"{_pct(s['rec'], s['next_n'])} of {s['next_n']}" if s["next_n"] else
+               "n/a (no contact with a case has answered a later survey yet)"))
     root = Path(outbox)
     alerts = sorted(root.glob("followups_*/alert_*.eml"))
     fol = sorted(root.glob("followups_*/followup_*.eml"))

@@ -259,7 +259,8 @@ class Runner:
                 if self.run_dag("nps_ingest_responses", evening, evening + timedelta(minutes=5)):
                     loaded = self.count("SELECT COUNT(*) FROM ops.raw_responses") - loaded_before
                     line += f" | ingest: {loaded} responses loaded"
-                line += self.close_the_loop(evening + timedelta(minutes=10))
+                # The next morning (09:10 in Warsaw, after the digest hour), before that day's dispatch.
+                line += self.close_the_loop(datetime(day.year, day.month, day.day, 7, 10) + timedelta(days=1))
             say(line)
         end = self.start + timedelta(days=self.days)
         final = datetime(end.year, end.month, end.day, 5, 30)
