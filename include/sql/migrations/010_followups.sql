@@ -3,8 +3,9 @@
 
 -- ops.followup_decisions: one row per counted answer (grain: survey_id): what the program did
 -- about the survey's latest answer. Until the follow-up is sent the latest answer wins (the row
--- is decided again when the answer changes); once sent, the row keeps what was sent and counts
--- the answers that changed afterwards (they update the case, never send a second email).
+-- is decided again when the answer changes); once sent, the row keeps its template, status and
+-- sent time, takes the latest answer's score and category, and counts the answers that changed
+-- afterwards (they update the case, never send a second email).
 -- status: pending (to send once the answer settles), sent, suppressed, not_needed, failed;
 -- reason says why in words a person can act on.
 CREATE TABLE ops.followup_decisions (
