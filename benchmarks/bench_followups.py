@@ -175,8 +175,11 @@ def main() -> None:
             with admin.connect() as conn:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{pg_db}" WITH (FORCE)'))
             admin.dispose()
+        import shutil
+
         for p in (duck_path, Path(str(duck_path) + ".wal")):
             p.unlink(missing_ok=True)
+        shutil.rmtree(Path(str(duck_path) + ".locks"), ignore_errors=True)
 
 
 if __name__ == "__main__":

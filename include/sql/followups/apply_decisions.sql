@@ -1,14 +1,6 @@
--- ops.followup_decisions from one attempt's stage (grain: survey_id): staged rows replace the
--- decision of their survey (update) or add it (insert); the stage is then emptied.
-UPDATE ops.followup_decisions AS d
-SET response_id = s.response_id, survey_type = s.survey_type, score = s.score, category = s.category,
-    responded_at = s.responded_at, contact_id = s.contact_id, account_id = s.account_id, locale = s.locale,
-    rule = s.rule, template = s.template, referral_ask = s.referral_ask, status = s.status, reason = s.reason,
-    send_key = s.send_key, due_at = s.due_at, updated_at = s.updated_at, sent_at = s.sent_at,
-    changed_after_send = s.changed_after_send, run_id = s.run_id
-FROM ops.followup_decisions_stage AS s
-WHERE s.stage_id = :stage_id AND s.survey_id = d.survey_id;
-
+-- ops.followup_decisions from one attempt's stage (grain: survey_id): a staged row replaces the
+-- decision of its survey (keeping when it was first decided) or adds it; the stage is then emptied.
+-- One upsert: no join between the stage and the decisions for the planner to misjudge.
 INSERT INTO ops.followup_decisions (
     survey_id, response_id, survey_type, score, category, responded_at, contact_id, account_id, locale,
     rule, template, referral_ask, status, reason, send_key, due_at, decided_at, updated_at, sent_at,
@@ -20,6 +12,12 @@ SELECT
     s.updated_at, s.sent_at, s.changed_after_send, s.run_id
 FROM ops.followup_decisions_stage AS s
 WHERE s.stage_id = :stage_id
-  AND NOT EXISTS (SELECT 1 FROM ops.followup_decisions AS d WHERE d.survey_id = s.survey_id);
+ON CONFLICT (survey_id) DO UPDATE SET
+    response_id = EXCLUDED.response_id, survey_type = EXCLUDED.survey_type, score = EXCLUDED.score,
+    category = EXCLUDED.category, responded_at = EXCLUDED.responded_at, contact_id = EXCLUDED.contact_id,
+    account_id = EXCLUDED.account_id, locale = EXCLUDED.locale, rule = EXCLUDED.rule, template = EXCLUDED.template,
+    referral_ask = EXCLUDED.referral_ask, status = EXCLUDED.status, reason = EXCLUDED.reason,
+    send_key = EXCLUDED.send_key, due_at = EXCLUDED.due_at, updated_at = EXCLUDED.updated_at,
+    sent_at = EXCLUDED.sent_at, changed_after_send = EXCLUDED.changed_after_send, run_id = EXCLUDED.run_id;
 
 DELETE FROM ops.followup_decisions_stage WHERE stage_id = :stage_id;
