@@ -4,7 +4,15 @@ A fixed number of keep-alive clients POST answers (the Send button's form POST, 
 thank-you page) for a fixed time against ``python -m nps.web`` in its own process, each answer to
 a distinct survey link with a unique comment. Then:
 
-- ``survey_web_answers_per_s``, ``survey_web_p50_ms``, ``survey_web_p99_ms``;
+- ``survey_web_answers_per_s``, ``survey_web_p50_ms``, ``survey_web_p99_ms``: a closed loop. Each
+  client has one request in flight on its own keep-alive connection and sends the next the moment
+  the previous answer is acknowledged (HTTP 200 with the thank-you page, i.e. after the server's
+  ``fdatasync``); the rate is acknowledged answers over the run's wall time, the latency from the
+  request's first byte sent to the response's last byte read. The load is bounded (32 requests in
+  flight at most), so a faster server shows as a higher rate, not as a longer queue;
+- ``survey_web_server_cpu_per_answer_us`` and ``survey_web_client_cpu_per_answer_us``: the CPU
+  each side spent per answer during the load. Both share the machine's cores; the client's share
+  shows the load generator is not what limits the rate;
 - ``survey_web_lost``: answers acknowledged (HTTP 200) but missing from the landing area after a
   graceful stop (must be 0);
 - the same with the server killed by SIGKILL half-way (``survey_web_kill_lost``, must be 0):
@@ -144,6 +152,7 @@ def run(kill_after: float | None = None) -> dict:
         lat: list[float] = []
         errors: list = []
         cursor = [0]
+        client_cpu0 = time.process_time()
 
         async def main() -> float:
             t0 = time.monotonic()
@@ -161,6 +170,7 @@ def run(kill_after: float | None = None) -> dict:
             elapsed = uvloop.run(main())
         except ImportError:
             elapsed = asyncio.run(main())
+        client_cpu = time.process_time() - client_cpu0
         cpu = server_cpu_seconds(proc.pid) - cpu0 if proc.poll() is None else None
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -170,7 +180,7 @@ def run(kill_after: float | None = None) -> dict:
         lat.sort()
         return {"answers": len(acked), "elapsed": min(elapsed, kill_after or elapsed), "lost": lost,
                 "p50": lat[len(lat) // 2] * 1000 if lat else 0.0, "p99": lat[int(len(lat) * 0.99)] * 1000 if lat else 0.0,
-                "errors": len(errors), "cpu": cpu, "client_cpu": time.process_time()}
+                "errors": len(errors), "cpu": cpu, "client_cpu": client_cpu}
 
 
 def main() -> None:
@@ -186,10 +196,12 @@ def main() -> None:
     if r["cpu"] is not None and r["answers"]:
         # On a shared machine the rate depends on the cores the server got; its CPU per answer does not.
         print(f"bench survey_web_server_cpu_per_answer_us {r['cpu'] / r['answers'] * 1e6:.0f} us", flush=True)
+        print(f"bench survey_web_client_cpu_per_answer_us {r['client_cpu'] / r['answers'] * 1e6:.0f} us", flush=True)
     print(f"bench survey_web_lost {r['lost']} answers", flush=True)
     k = run(kill_after=SECONDS / 2)
     print(f"bench survey_web_kill_acknowledged {k['answers']} answers before SIGKILL", flush=True)
     print(f"bench survey_web_kill_lost {k['lost']} answers", flush=True)
+    print(f"bench survey_web_load_average_end {os.getloadavg()[0]:.1f} (noise: other jobs during the runs)", flush=True)
     if r["lost"] or k["lost"]:
         sys.exit(1)
 

@@ -30,6 +30,7 @@ import pendulum
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag
 
 from nps.assets import RESPONSES
+from nps.notifications import failure_notifier
 from nps.operators import BuildMartsOperator, MigrateWarehouseOperator
 
 
@@ -39,7 +40,9 @@ from nps.operators import BuildMartsOperator, MigrateWarehouseOperator
     catchup=False,  # each run rebuilds everything: a missed day needs no catch-up run
     max_active_runs=1,
     tags=["nps", "marts"],
-    default_args={"owner": "cx-data", "retries": 2, "retry_delay": timedelta(minutes=5)},
+    default_args={"owner": "cx-data", "retries": 2, "retry_delay": timedelta(minutes=5),
+                  "pool": "nps_marts",  # one marts build at a time, whichever DAG runs it
+                  "on_failure_callback": failure_notifier()},  # README: On-call runbook
     params={
         "publish": Param(
             True,

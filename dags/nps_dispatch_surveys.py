@@ -38,6 +38,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag
 
+from nps.notifications import failure_notifier
 from nps.operators import DispatchSurveysOperator, MigrateWarehouseOperator, SelectCohortOperator
 
 
@@ -48,7 +49,9 @@ from nps.operators import DispatchSurveysOperator, MigrateWarehouseOperator, Sel
     catchup=False,
     max_active_runs=1,
     tags=["nps", "dispatch"],
-    default_args={"owner": "cx-data", "retries": 2, "retry_delay": timedelta(minutes=5)},
+    default_args={"owner": "cx-data", "retries": 2, "retry_delay": timedelta(minutes=5),
+                  "pool": "nps_warehouse",  # writers share the warehouse pool (scripts/airflow-pools.sh)
+                  "on_failure_callback": failure_notifier()},  # README: On-call runbook
     params={
         "dry_run": Param(
             False,

@@ -34,6 +34,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, dag
 
+from nps.notifications import failure_notifier
 from nps.operators import (
     CheckRejectedFilesOperator,
     IngestEventsOperator,
@@ -50,7 +51,9 @@ from nps.operators import (
     catchup=False,  # each run takes whatever waits; past intervals have nothing of their own
     max_active_runs=1,
     tags=["nps", "ingest"],
-    default_args={"owner": "cx-data", "retries": 2, "retry_delay": timedelta(minutes=2)},
+    default_args={"owner": "cx-data", "retries": 2, "retry_delay": timedelta(minutes=2),
+                  "pool": "nps_warehouse",  # writers share the warehouse pool (scripts/airflow-pools.sh)
+                  "on_failure_callback": failure_notifier()},  # README: On-call runbook
     doc_md=__doc__,
 )
 def nps_ingest_responses():

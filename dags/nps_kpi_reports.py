@@ -34,6 +34,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
+from nps.notifications import failure_notifier
 from nps.operators import MigrateWarehouseOperator, RenderReportsOperator, SendReportsOperator
 
 PARAMS = {
@@ -68,7 +69,9 @@ def _reports_dag(kind: str, cron: str):
         catchup=False,  # a new deployment must not email a year of old reports; backfill on purpose
         max_active_runs=1,
         tags=["nps", "reports"],
-        default_args={"owner": "cx-data", "retries": 2, "retry_delay": timedelta(minutes=5)},
+        default_args={"owner": "cx-data", "retries": 2, "retry_delay": timedelta(minutes=5),
+                      "pool": "nps_warehouse",  # reads and the ledger share the warehouse pool (scripts/airflow-pools.sh)
+                      "on_failure_callback": failure_notifier()},  # README: On-call runbook
         params=PARAMS,
         doc_md=__doc__,
     )

@@ -53,6 +53,10 @@ stop() {
   exit 0
 }
 trap stop INT TERM
+# The program's pools (its tasks wait for them): migrate first, so they can be created before the
+# scheduler starts; standalone then finds the database up to date.
+airflow db migrate > "$AIRFLOW_HOME/db-migrate.log" 2>&1 || { tail -20 "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
+bash "$root/scripts/airflow-pools.sh" 1
 airflow standalone &
 pid=$!
 while kill -0 "$pid" 2>/dev/null; do

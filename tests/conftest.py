@@ -31,6 +31,9 @@ os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
 os.environ.setdefault("NPS_TOKEN_SECRET", "test-secret-not-for-production-0123456789")
+# The tests run the embedded project (local DuckDB files, the outbox) on purpose; tests of the
+# fail-closed behaviour remove this (tests/hooks/test_fail_closed.py).
+os.environ.setdefault("NPS_EMBEDDED", "1")
 sys.path.insert(0, str(ROOT / "plugins"))
 
 PG_ADMIN_URL = os.environ.get("NPS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -165,7 +168,7 @@ def airflow_db(_airflow_home):
 def pytest_collection_modifyitems(config, items):
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
-        if names & {"warehouse", "pg_url", "duckdb_url", "pg_template", "airflow_db", "airflow_ui"}:
+        if names & {"warehouse", "pg_url", "duckdb_url", "pg_template", "airflow_db", "airflow_ui", "celery_stack"}:
             item.add_marker(pytest.mark.integration)
         else:
             item.add_marker(pytest.mark.unit)

@@ -14,17 +14,43 @@ def _compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yaml").read_text(encoding="utf-8"))
 
 
+AIRFLOW_SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker")
+
+
 def test_services_and_metadata_on_postgres():
     services = _compose()["services"]
-    assert {"postgres", "mailpit", "airflow-init", "airflow-apiserver", "airflow-scheduler",
-            "airflow-dag-processor", "airflow-triggerer"} <= set(services)
-    for name in ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"):
+    assert {"postgres", "redis", "mailpit", "airflow-init", *AIRFLOW_SERVICES} <= set(services)
+    for name in AIRFLOW_SERVICES:
         env = services[name]["environment"]
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://airflow:${POSTGRES_PASSWORD")
         assert env["AIRFLOW_CONN_NPS_WAREHOUSE"].startswith("postgresql://")
         assert env["AIRFLOW_CONN_NPS_SMTP"] == "smtp://mailpit:1025"
-        assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+        assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://redis:6379/0"
+        # Every Airflow 3 process shares these (apache/airflow #48061, #49931).
+        for key in ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY"):
+            assert env[key].startswith("${"), key
+        assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
+        assert "NPS_EMBEDDED" not in env  # fail closed: a missing connection fails the task
         assert services[name]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+    assert services["airflow-worker"]["command"] == "celery worker"
+    assert services["airflow-worker"]["deploy"]["replicas"] == 2
+    assert "airflow-pools.sh" in " ".join(services["airflow-init"]["command"])
+
+
+def test_the_image_bakes_the_code_and_leaves_the_tests_out():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "-r /opt/nps/requirements.txt" in dockerfile and "requirements-dev" not in dockerfile
+    assert "COPY --chown=airflow:root dags /opt/airflow/dags" in dockerfile
+    assert "pip install --no-cache-dir --no-deps /opt/nps/src" in dockerfile
+    for copied in ("plugins/nps", "include", "dags", "scripts/airflow-pools.sh"):
+        assert (ROOT / copied).exists(), copied
+    runtime = (ROOT / "requirements.txt").read_text()
+    for dev_only in ("pytest", "ruff", "playwright", "apache-airflow-client"):
+        assert f"\n{dev_only}==" not in runtime, dev_only
+    assert "-r requirements.txt" in (ROOT / "requirements-dev.txt").read_text()
+    services = _compose()["services"]
+    assert services["airflow-scheduler"]["volumes"] == ["./data:/opt/airflow/project/data"]  # code from the image
 
 
 def test_mounts_exist_in_the_repository():

@@ -28,6 +28,7 @@ def test_wheel_works_without_the_repository(tmp_path):
             "nps/_include/sql/marts/mart_nps.sql", "nps/_include/templates/email/nps.pl.html.j2",
             "nps/provider.py", "nps/operators/dispatch.py"} <= names
     assert "[apache_airflow_provider]\nprovider_info = nps.provider:get_provider_info" in entry_points
+    assert not [n for n in names if n.startswith("nps/demo/")]  # the demo stays out of the production package
 
     code = """
 import nps

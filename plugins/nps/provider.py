@@ -44,6 +44,13 @@ CONNECTION_TYPES: list[dict[str, Any]] = [
                 "Overrides every other field, e.g. duckdb:////srv/nps/warehouse.duckdb or "
                 "postgresql://user@host:5432/db (put the password in the Password field)",
             ),
+            "embedded": _s(
+                "Embedded project",
+                "Only for a local project (make init sets it): without an email connection, invitations go to the "
+                "local outbox. Leave off in a deployment, where a missing connection must fail the task",
+                kind="boolean",
+                default=False,
+            ),
         },
         "ui-field-behaviour": {
             "hidden-fields": ["extra"],

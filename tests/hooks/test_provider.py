@@ -28,7 +28,7 @@ def test_connection_types_in_the_ui_form(providers):
     wh, sg, tok = meta["nps_warehouse"], meta["nps_sendgrid"], meta["nps_survey_token"]
     assert (wh.hook_name, sg.hook_name, tok.hook_name) == ("NPS warehouse", "SendGrid", "Survey token")
     assert wh.hook_class_name == "nps.hooks.warehouse.WarehouseHook"
-    assert set(wh.extra_fields) == {"engine", "duckdb_path", "sqlalchemy_url"}
+    assert set(wh.extra_fields) == {"engine", "duckdb_path", "sqlalchemy_url", "embedded"}
     assert wh.extra_fields["engine"]["schema"]["enum"] == ["postgresql", "duckdb"]
     assert wh.extra_fields["engine"]["value"] == "postgresql"
     assert wh.standard_fields.url_schema.title == "Database"

@@ -284,6 +284,24 @@ def test_the_ui_in_chromium_login_dag_list_graph_and_task_log(airflow_ui):
             page.goto(run_url + "/tasks/migrate_warehouse")
             page.get_by_text("schema version", exact=False).first.wait_for(timeout=60_000)
             page.screenshot(path=str(ARTIFACTS / "3-task-log.png"), full_page=True)
+
+            # The project's connection types in Admin -> Connections -> Add, with their own fields.
+            page.goto(base + "/connections")
+            page.get_by_role("button", name="Add Connection").click()
+            page.get_by_text("Select Connection Type").wait_for(timeout=30_000)
+            try:
+                # The type picker (react-select): its value container takes the click, then the option.
+                page.locator("div[data-value]").first.click()
+                page.get_by_role("option", name="NPS warehouse", exact=True).click(timeout=30_000)
+            except Exception:
+                (ARTIFACTS / "4-connection-form.html").write_text(page.content(), encoding="utf-8")
+                raise
+            page.get_by_text("Extra Fields", exact=True).first.wait_for(timeout=30_000)
+            if not page.get_by_text("DuckDB file", exact=True).first.is_visible():
+                page.get_by_text("Extra Fields", exact=True).first.click()  # an accordion, closed by default
+            for label in ("Engine", "DuckDB file", "SQLAlchemy URL", "Database"):
+                page.get_by_text(label, exact=True).first.wait_for(timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "4-connection-form.png"), full_page=True)
         finally:
             browser.close()
 

@@ -21,6 +21,7 @@ from email import policy
 from pathlib import Path
 
 import pytest
+import yaml
 
 from nps.tokens import TokenSigner
 from tests.web.helpers import ROOT, SECRET, config_dict, server
@@ -30,6 +31,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = ROOT / "test-artifacts" / "web"
 SIGNER = TokenSigner(SECRET)
+MESSAGES = yaml.safe_load((ROOT / "include/templates/web/messages.yaml").read_text(encoding="utf-8"))
 COMMENT_PL = "Wsparcie odpowiada zbyt wolno, ale wdrożenie było sprawne. Dziękuję – „świetny” zespół!"
 
 
@@ -102,8 +104,9 @@ def test_from_the_outbox_to_the_marts(browser, warehouse, tmp_path, monkeypatch)
         page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.textContent") == "Wyślij odpowiedź"
         page.keyboard.press("Enter")
-        page.wait_for_load_state()
-        assert "Dziękujemy!" in page.inner_text("h1"), page.inner_text("main")
+        # Wait for the thank-you page itself: right after the key press the question page is
+        # still the loaded one (under load the durable write takes a moment).
+        page.locator("h1", has_text="Dziękujemy!").wait_for(timeout=10_000)
         assert "Twoja odpowiedź 6 została zapisana." in page.inner_text("main")
         ctx.close()
         deadline = time.monotonic() + 15
@@ -153,7 +156,7 @@ def test_screenshots_of_every_page_in_both_languages(browser, tmp_path):
                 page.wait_for_timeout(300)
                 shot("question")
                 page.get_by_role("button").click()
-                page.wait_for_selector("h1")
+                page.locator("h1", has_text=MESSAGES[locale]["thanks_title"]).wait_for(timeout=10_000)
                 shot("thanks")
                 page.goto(f"{base}/s?t={tok[:-3]}abc")
                 shot("invalid")
@@ -162,7 +165,7 @@ def test_screenshots_of_every_page_in_both_languages(browser, tmp_path):
                 page.goto(f"{base}/unsubscribe?t={SIGNER.sign(sid, 'nps', None, now, locale)}")
                 shot("unsubscribe")
                 page.get_by_role("button").click()
-                page.wait_for_selector("h1")
+                page.locator("h1", has_text=MESSAGES[locale]["unsub_done_title"]).wait_for(timeout=10_000)
                 shot("unsubscribed")
                 ctx.close()
     assert len(shots) == len(PAGES) * 4 and all(p.stat().st_size > 5000 for p in shots)

@@ -71,6 +71,31 @@ def test_recover_publishes_a_dead_writers_file_and_cuts_a_torn_line(tmp_path):
     assert not empty.exists() and live.exists()
 
 
+def test_recover_leaves_a_just_created_file_to_its_writer(tmp_path):
+    """Two servers on one folder: one starting (recover) while the other has created its next
+    part file but not yet locked it. The fresh empty file is the writer's, not an orphan."""
+    folder = tmp_path / "responses"
+    folder.mkdir()
+    fresh = folder / ".web-host-200-000001.jsonl.part"
+    fresh.write_bytes(b"")
+    assert recover(folder) == [] and fresh.exists()
+
+    async def writer() -> ResponseLog:
+        w = ResponseLog(folder, rotate_seconds=60)
+        w._open()  # noqa: SLF001 - created and locked, nothing written yet
+        assert recover(folder) == [] and w.pending_part().exists()
+        await w.append({"i": 1})
+        await w.close()
+        return w
+
+    w = asyncio.run(writer())
+    assert [p.read_bytes() for p in w.published] == [b'{"i":1}\n']
+    orphan = folder / ".web-host-201-000001.jsonl.part"
+    orphan.write_bytes(b"")
+    os.utime(orphan, (time.time() - 120, time.time() - 120))  # a server killed right after creating it
+    assert recover(folder) == [] and not orphan.exists() and fresh.exists()
+
+
 def test_event_files_appear_whole(tmp_path):
     p = write_event(tmp_path / "events", {"event": "unsubscribe", "survey_id": "S-1"}, "unsubscribe")
     assert p.name.startswith("web-") and p.name.endswith("-unsubscribe.json")

@@ -148,6 +148,7 @@ class Runner:
         from nps.hooks import get_warehouse
         from nps.warehouse import DEFAULT_DUCKDB_PATH, default_url
 
+        os.environ.setdefault("NPS_EMBEDDED", "1")  # the demo is the embedded project: DuckDB file, outbox
         os.environ.setdefault("NPS_OUTBOX_DIR", str(OUTBOX_DIR))
         os.environ.setdefault("NPS_LANDING_URI", str(LANDING_DIR))
         os.environ.setdefault("NPS_REPORTS_URI", str(REPORTS_DIR))

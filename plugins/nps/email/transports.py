@@ -2,8 +2,9 @@
 
 ``NPS_EMAIL_TRANSPORT=outbox|smtp|sendgrid`` forces one. Otherwise: the Airflow connection
 ``nps_sendgrid`` (password = API key; extra ``host``, ``sandbox_mode``, ``timeout``) selects
-SendGrid; else ``nps_smtp`` selects SMTP; else the local outbox (``NPS_OUTBOX_DIR``, default
-``data/outbox``).
+SendGrid; else ``nps_smtp`` selects SMTP; else, only in the declared embedded project
+(``NPS_EMBEDDED=1``), the local outbox (``NPS_OUTBOX_DIR``, default ``data/outbox``); anywhere else
+the task fails naming both connections (``nps.hooks.email.EmailTransportHook``).
 """
 
 from __future__ import annotations

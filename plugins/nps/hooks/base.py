@@ -1,19 +1,50 @@
 """What the project's hooks share: lazy connection lookup with a clear error, extras read the
 same way whatever wrote them (the UI form, the CLI, an ``AIRFLOW_CONN_*`` URI), and the UI form
-fields built from ``nps.provider`` (one declaration for new and old Airflow versions)."""
+fields built from ``nps.provider`` (one declaration for new and old Airflow versions), and the one
+place that decides whether the embedded defaults (the local DuckDB file, the outbox) may stand in
+for a missing connection.
+
+Fail closed: outside the embedded project a missing connection or secret fails the task at once,
+naming the connection and how to set it. The embedded project is declared, never guessed: the
+environment variable ``NPS_EMBEDDED=1`` (the Makefile, the demo and the tests set it) or the extra
+``"embedded": true`` on the ``nps_warehouse`` connection (the one ``make init`` creates).
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowNotFoundException
+from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
 from nps.provider import connection_type
 
+EMBEDDED_ENV = "NPS_EMBEDDED"
+EMBEDDED_HINT = (
+    "the embedded defaults (local DuckDB file, outbox) apply only in the local project: "
+    f"{EMBEDDED_ENV}=1 or the extra \"embedded\": true on the nps_warehouse connection"
+)
 
-class ConnectionMissingError(AirflowNotFoundException):
-    """A connection the task needs does not exist; the message names it and says how to add it."""
+
+class ConnectionMissingError(AirflowNotFoundException, AirflowFailException):
+    """A connection the task needs does not exist; the message names it and says how to add it.
+
+    Also an ``AirflowFailException``: a retry in five minutes would find the same configuration,
+    so the task fails at once and the failure notification names what to set.
+    """
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def embedded(warehouse_conn_id: str = "nps_warehouse") -> bool:
+    """True where the embedded local project is declared (see the module docstring)."""
+    if EMBEDDED_ENV in os.environ:
+        return _truthy(os.environ[EMBEDDED_ENV])  # an explicit NPS_EMBEDDED=0 wins over the connection
+    conn = lookup_connection(warehouse_conn_id)
+    return conn is not None and _truthy(extras(conn).get("embedded", False))
 
 
 def lookup_connection(conn_id: str):

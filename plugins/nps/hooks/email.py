@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 
 from nps.hooks.base import (
+    EMBEDDED_HINT,
     ConnectionMissingError,
     connection_form_widgets,
+    embedded,
     extras,
     lookup_connection,
     ui_field_behaviour,
@@ -80,8 +82,12 @@ class EmailTransportHook(BaseHook):
     ``transport`` (or the environment variable ``NPS_EMAIL_TRANSPORT``) forces one of
     ``outbox``, ``smtp``, ``sendgrid``; otherwise the SendGrid connection when it exists, else the
     SMTP connection (``nps_smtp``: host, port, login, password; extras ``starttls``, ``ssl``,
-    ``timeout``), else the local outbox (``outbox_dir``, ``NPS_OUTBOX_DIR`` or ``data/outbox``).
-    A forced transport whose connection is missing fails, naming the connection.
+    ``timeout``), else, only in the declared embedded project (``NPS_EMBEDDED=1``, see
+    ``nps.hooks.base``), the local outbox (``outbox_dir``, ``NPS_OUTBOX_DIR`` or ``data/outbox``).
+    Anywhere else no connection fails the task, naming both connections: an outbox nobody reads
+    would mark invitations *sent* that nobody received. A forced transport whose connection is
+    missing fails, naming the connection; ``NPS_EMAIL_TRANSPORT=outbox`` is the explicit way to
+    write to the outbox outside the embedded project.
     """
 
     hook_name = "NPS email transport"
@@ -133,6 +139,13 @@ class EmailTransportHook(BaseHook):
                     host=conn.host, port=conn.port, login=conn.login, password=conn.password, extra_dejson=extras(conn)))
             if forced:
                 raise TransportConfigError(f"transport smtp but the connection {self.smtp_conn_id!r} does not exist")
-        return outbox()
+        if embedded():
+            return outbox()
+        raise ConnectionMissingError(
+            f"no email connection: neither {self.sendgrid_conn_id!r} nor {self.smtp_conn_id!r} exists. Add one "
+            f"(Admin -> Connections: type SendGrid with the API key as password, or SMTP with host and port), or set "
+            f"AIRFLOW_CONN_{self.sendgrid_conn_id.upper()} / AIRFLOW_CONN_{self.smtp_conn_id.upper()}; "
+            f"NPS_EMAIL_TRANSPORT=outbox writes to the local outbox on purpose; {EMBEDDED_HINT}"
+        )
 
     get_transport = get_conn

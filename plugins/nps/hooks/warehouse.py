@@ -10,8 +10,9 @@ Which URL a connection gives:
   or ``postgresql`` from host, port, database (schema field), login and password;
 - type ``postgres`` / ``postgresql``: the same PostgreSQL fields; type ``duckdb``: the file in
   ``schema`` or ``host``; an ``AIRFLOW_CONN_NPS_WAREHOUSE=duckdb:////abs/path.duckdb`` URI works too.
-The project's default connection ``nps_warehouse`` falls back to the embedded DuckDB file
-(``data/warehouse.duckdb``) when it does not exist; any other ``conn_id`` must exist.
+Fail closed: a missing ``nps_warehouse`` falls back to the embedded DuckDB file
+(``data/warehouse.duckdb``) only in the declared embedded project (``NPS_EMBEDDED=1``, see
+``nps.hooks.base``); anywhere else, and for any other ``conn_id``, the connection must exist.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from urllib.parse import quote
 from airflow.sdk import BaseHook
 
 from nps.hooks.base import (
+    EMBEDDED_HINT,
     ConnectionMissingError,
     connection_form_widgets,
+    embedded,
     extras,
     lookup_connection,
     ui_field_behaviour,
@@ -68,7 +71,11 @@ def connection_to_url(conn) -> str:
         return f"postgresql+psycopg://{auth}{conn.host or '127.0.0.1'}{port}/{conn.schema or 'postgres'}"
     if ctype == "duckdb":
         path = conn.schema or conn.host or ""
-        return f"duckdb:///{path}" if path else default_url()
+        if path:
+            return f"duckdb:///{path}"
+        if embedded():
+            return default_url()
+        raise WarehouseConfigError(f"connection {conn.conn_id!r}: type duckdb needs the DuckDB file (schema or host)")
     raise WarehouseConfigError(
         f"connection {conn.conn_id!r} has type {ctype!r}; use NPS warehouse, postgres or duckdb, "
         "or put a sqlalchemy_url in its extra"
@@ -99,13 +106,15 @@ class WarehouseHook(BaseHook):
             return self._url
         conn = lookup_connection(self.conn_id)
         if conn is None:
-            if self.conn_id == DEFAULT_CONN_ID:
+            if self.conn_id == DEFAULT_CONN_ID and embedded(self.conn_id):
                 from nps.warehouse import default_url
 
-                return default_url()  # the embedded DuckDB file of the demo and local runs
+                return default_url()  # the embedded DuckDB file of the demo, make ui and the tests
+            hint = f"; {EMBEDDED_HINT}" if self.conn_id == DEFAULT_CONN_ID else ""
             raise ConnectionMissingError(
                 f"the warehouse connection {self.conn_id!r} does not exist: add it (Admin -> Connections, type "
-                f"NPS warehouse) or set AIRFLOW_CONN_{self.conn_id.upper()}"
+                f"NPS warehouse) or set AIRFLOW_CONN_{self.conn_id.upper()}=postgresql://user:password@host:5432/db"
+                + hint
             )
         return connection_to_url(conn)
 

@@ -11,7 +11,9 @@ directory is synced: only then can ingestion see it, complete.
 
 A killed server leaves its ``.part`` file behind. The next start (of any server on the same
 landing folder) adopts files no live writer holds (each writer keeps an exclusive ``flock`` on
-its file), cuts a torn last line that was never acknowledged, and renames the rest into place.
+its file; an empty one under a minute old is left to the server that has just created it and
+is about to lock it), cuts a torn last line that was never acknowledged, and renames the rest
+into place.
 
 Unsubscribes are rare: each is one event file (``events/web-....json``, a single SendGrid-style
 event object), written to a temporary name, synced and renamed.
@@ -32,6 +34,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+#: An empty part file younger than this may be a writer's between its ``open`` and its ``flock``.
+FRESH_SECONDS = 60.0
 _HOST = "".join(c if c.isalnum() or c == "-" else "-" for c in socket.gethostname())[:40] or "host"
 
 
@@ -62,7 +66,10 @@ def recover(folder: Path, suffix: str = ".jsonl") -> list[Path]:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # a live server is still writing it
-            data = os.pread(fd, os.fstat(fd).st_size, 0)
+            st = os.fstat(fd)
+            if st.st_size == 0 and time.time() - st.st_mtime < FRESH_SECONDS:
+                continue  # a server that has just created it and is about to lock it
+            data = os.pread(fd, st.st_size, 0)
             keep = data.rfind(b"\n") + 1  # a torn last line was never acknowledged
             if keep < len(data):
                 os.ftruncate(fd, keep)
@@ -139,7 +146,9 @@ class ResponseLog:
         self._seq += 1
         part = self.folder / f".web-{_HOST}-{os.getpid()}-{self._seq:06d}{self.suffix}.part"
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # Blocking: another server's recover() may hold the new file's lock for a moment (it
+        # leaves a fresh empty file alone). Nothing is written before the lock is ours.
+        fcntl.flock(fd, fcntl.LOCK_EX)
         _fsync_dir(self.folder)  # the file's name survives a power cut, not only its bytes
         self._fd, self._part, self._opened, self._size = fd, part, time.monotonic(), 0
 
