@@ -38,6 +38,7 @@ import pendulum
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag
 
 from nps.assets import RESPONSES
+from nps.notifications import failure_notifier
 from nps.operators import CloseTheLoopOperator, MigrateWarehouseOperator
 
 
@@ -47,7 +48,9 @@ from nps.operators import CloseTheLoopOperator, MigrateWarehouseOperator
     catchup=False,  # each run acts on everything outstanding: a missed hour needs no run of its own
     max_active_runs=1,
     tags=["nps", "followups"],
-    default_args={"owner": "cx-data", "retries": 2, "retry_delay": timedelta(minutes=5)},
+    default_args={"owner": "cx-data", "retries": 2, "retry_delay": timedelta(minutes=5),
+                  "pool": "nps_warehouse",  # writers share the warehouse pool (scripts/airflow-pools.sh)
+                  "on_failure_callback": failure_notifier()},  # README: On-call runbook
     params={
         "dry_run": Param(False, type="boolean", title="Dry run",
                          description="Decide and render; write nothing, send nothing."),
