@@ -220,6 +220,160 @@ class Reports(_Strict):
         return self
 
 
+#: The answer categories of each survey type, as marts.fct_survey_responses names them.
+CATEGORIES: dict[str, tuple[str, ...]] = {
+    "nps": ("promoter", "passive", "detractor"),
+    "csat": ("satisfied", "neutral", "dissatisfied"),
+    "ces": ("easy", "neutral", "high_effort"),
+}
+_NAME = r"^[a-z][a-z0-9_]{0,62}$"
+
+
+class FollowupRule(_Strict):
+    """What one answer category gets (DOMAIN.md section 4): an email template (none = no email,
+    recorded as not needed), a case for the account owner, and for promoters the referral ask at
+    most once per ``followups.referral_days`` (``else_template`` is sent instead when it was asked
+    recently; none = no email)."""
+
+    template: Annotated[str, Field(pattern=_NAME)] | None = None
+    case: bool = False
+    referral: bool = False
+    else_template: Annotated[str, Field(pattern=_NAME)] | None = None
+
+
+def _rule(v: Any) -> Any:
+    # ``promoter: promoter_thanks`` is short for ``{template: promoter_thanks}``; ``~`` is no email.
+    if v is None:
+        return {}
+    return {"template": v} if isinstance(v, str) else v
+
+
+class Sla(_Strict):
+    """The case clock: a case is due ``case_hours`` after it opens, counted in
+    ``followups.timezone``, skipping Saturdays and Sundays when ``skip_weekends``."""
+
+    case_hours: Annotated[int, Field(ge=1, le=24 * 60)] = 48
+    skip_weekends: bool = True
+
+
+class EscalationLevel(_Strict):
+    """Level n of an overdue case: ``after_hours`` (SLA clock) past the case's due time, an email
+    to ``email``."""
+
+    after_hours: Annotated[int, Field(ge=0, le=24 * 365)] = 0
+    email: str
+    name: str = ""
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str) -> str:
+        if "@" not in v:
+            raise ValueError(f"{v!r} is not an email address")
+        return v
+
+
+class Contact(_Strict):
+    email: str
+    name: str = ""
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str) -> str:
+        if "@" not in v:
+            raise ValueError(f"{v!r} is not an email address")
+        return v
+
+
+class CrmWebhook(_Strict):
+    """Case events posted to a CRM (connection ``conn_id``: URL in host, HMAC secret in password)."""
+
+    enabled: bool = False
+    conn_id: str = "nps_crm_webhook"
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+    max_retries: Annotated[int, Field(ge=0, le=20)] = 5
+
+
+def _default_rules() -> dict[str, dict[str, FollowupRule]]:
+    return {
+        "nps": {
+            "promoter": FollowupRule(template="promoter_referral", referral=True, else_template="promoter_thanks"),
+            "passive": FollowupRule(template="passive_improve"),
+            "detractor": FollowupRule(template="detractor_apology", case=True),
+        },
+        "csat": {
+            "satisfied": FollowupRule(template="csat_thanks"),
+            "neutral": FollowupRule(template="passive_improve"),
+            "dissatisfied": FollowupRule(template="csat_dissatisfied", case=True),
+        },
+        "ces": {
+            "easy": FollowupRule(),
+            "neutral": FollowupRule(),
+            "high_effort": FollowupRule(template="ces_high_effort", case=True),
+        },
+    }
+
+
+class Followups(_Strict):
+    """Closing the loop (nps.followups): per answer category a follow-up email and/or a case."""
+
+    enabled: bool = True
+    timezone: str = "UTC"
+    respond_within_hours: Annotated[int, Field(ge=1, le=24 * 14)] = 48
+    settle_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 30
+    max_answer_age_days: Annotated[int, Field(ge=1, le=365)] = 7
+    referral_days: Annotated[int, Field(ge=1, le=3650)] = 180
+    cs_lead: Contact | None = None
+    rules: dict[SurveyType, dict[str, Annotated[FollowupRule, BeforeValidator(_rule)]]] = Field(default_factory=_default_rules)
+    sla: Sla = Sla()
+    escalation: list[EscalationLevel] = Field(default_factory=list)
+    digest: list[Contact] = Field(default_factory=list)
+    digest_hour: Annotated[int, Field(ge=0, le=23)] = 8  # the digest goes out with the first run after this local hour
+    crm_webhook: CrmWebhook = CrmWebhook()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rules_per_type(cls, data: Any) -> Any:
+        # A survey type listed under rules replaces that type's defaults; unlisted types keep theirs.
+        if isinstance(data, dict) and isinstance(data.get("rules"), dict):
+            defaults = {str(k): v for k, v in _default_rules().items()}
+            data = {**data, "rules": {**{k: v for k, v in defaults.items() if k not in data["rules"]}, **data["rules"]}}
+        return data
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{v!r} is not an IANA time zone (e.g. Europe/Warsaw)") from None
+        return v
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> Followups:
+        for stype, by_cat in self.rules.items():
+            known = CATEGORIES[str(stype)]
+            for cat, rule in by_cat.items():
+                key = f"rules.{stype}.{cat}"
+                if cat not in known:
+                    raise ValueError(f"{key}: unknown category {cat!r} for {stype}; one of {list(known)}")
+                if rule.referral and not rule.template:
+                    raise ValueError(f"{key}.referral: needs a template (the referral ask)")
+                if rule.else_template and not rule.referral:
+                    raise ValueError(f"{key}.else_template: only used with referral: true")
+        for i in range(1, len(self.escalation)):
+            if self.escalation[i].after_hours <= self.escalation[i - 1].after_hours:
+                raise ValueError(f"escalation[{i}].after_hours: must be later than level {i} ({self.escalation[i - 1].after_hours} h)")
+        return self
+
+    def rule(self, survey_type: str, category: str) -> FollowupRule | None:
+        return self.rules.get(SurveyType(survey_type), {}).get(category)
+
+    def templates(self) -> set[str]:
+        return {t for by_cat in self.rules.values() for r in by_cat.values() for t in (r.template, r.else_template) if t}
+
+
 class Program(_Strict):
     name: str
     survey_base_url: str
@@ -243,6 +397,29 @@ class Program(_Strict):
         return self
 
 
+def _check_followup_templates(f: Followups, locales: list[str]) -> None:
+    """Every follow-up template named by a rule exists in every locale, HTML and text."""
+    from nps import TEMPLATES_DIR
+
+    folder = TEMPLATES_DIR / "followups"
+    for stype, by_cat in f.rules.items():
+        for cat, rule in by_cat.items():
+            for field_name in ("template", "else_template"):
+                name = getattr(rule, field_name)
+                if not name:
+                    continue
+                for loc in locales:
+                    for ext in ("html", "txt"):
+                        if not (folder / f"{name}.{loc}.{ext}.j2").is_file():
+                            raise ValueError(
+                                f"followups.rules.{stype}.{cat}.{field_name}: no template {name!r} for locale {loc} "
+                                f"({folder / f'{name}.{loc}.{ext}.j2'} is missing)"
+                            )
+    for i, c in enumerate(f.digest):
+        if not c.email:
+            raise ValueError(f"followups.digest[{i}].email: empty")
+
+
 class ProgramConfig(_Strict):
     program: Program
     sender: Sender
@@ -252,6 +429,7 @@ class ProgramConfig(_Strict):
     dispatch: Dispatch = Dispatch()
     web: Web = Web()
     reports: Reports = Reports()
+    followups: Followups = Followups()
     themes: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -270,6 +448,7 @@ class ProgramConfig(_Strict):
             for i, r in enumerate(v.recipients):
                 if r.locale is not None and r.locale not in locales:
                     raise ValueError(f"reports.segments[{j}].recipients[{i}].locale: {r.locale!r} is not in program.locales {locales}")
+        _check_followup_templates(self.followups, locales)
         for theme, by_locale in self.themes.items():
             for loc in by_locale:
                 if loc not in self.program.locales:
@@ -305,6 +484,9 @@ def _format_errors(path: Path, err: ValidationError) -> str:
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]) or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
+        if key == "followups" and ": " in msg:  # the section's own checks name the key inside it
+            inner, msg = msg.split(": ", 1)
+            key = f"followups.{inner}"
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling)"
         lines.append(f"  {key}: {msg}")

@@ -57,6 +57,8 @@ MARTS: tuple[str, ...] = (
     "mart_churn_risk",
     "fct_comment_themes",
     "mart_comment_themes",
+    "mart_followups",
+    "mart_loop_recovery",
 )
 #: Build helper tables (migration 004), rebuilt by every build.
 HELPERS: tuple[str, ...] = ("ops.mart_calendar", "ops.mart_account_spans", "ops.mart_theme_keywords")

@@ -103,7 +103,7 @@ def test_churn_risk_reasons_and_arr_at_risk(warehouse, program_config):
     assert (b1["risk_points"], b1["risk_level"], b1["nps_category"]) == (8, "high", "detractor")
     assert b1["reasons"] == "recent detractor, NPS dropped 3+ points, low CSAT, high effort"
     assert (b1["arr_at_risk_short_term"], b1["arr_at_risk_long_term"], b1["arr_at_risk"]) == (D("40000.00"), D("0.00"), D("40000.00"))
-    assert b1["overdue_detractor_case"] is None and b1["owner_name"] == "Alice Morgan" and b1["account_name"] == "Vertex Steel"
+    assert b1["overdue_detractor_case"] is False and b1["owner_name"] == "Alice Morgan" and b1["account_name"] == "Vertex Steel"
     # B3: passive (8) -> 0.3 x 50000 = 15000 long term; one silent cycle is not two.
     assert (b3["nps_category"], b3["arr_at_risk_long_term"], b3["no_answer_two_cycles"], b3["risk_level"]) == (
         "passive", D("15000.00"), False, "none")

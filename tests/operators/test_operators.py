@@ -13,6 +13,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from nps.operators import (
     BuildMartsOperator,
+    CloseTheLoopOperator,
     DispatchSurveysOperator,
     IngestEventsOperator,
     IngestResponsesOperator,
@@ -49,6 +50,7 @@ def _all_operators(**common):
         BuildMartsOperator(task_id="b", **common),
         RenderReportsOperator(task_id="rr", kind="monthly", **common),
         SendReportsOperator(task_id="sr", kind="monthly", **common),
+        CloseTheLoopOperator(task_id="cl", step="send_followups", **common),
     ]
 
 

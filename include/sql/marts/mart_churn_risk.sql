@@ -1,7 +1,8 @@
 -- marts.mart_churn_risk (built in marts_staging): one row per account that is a customer on
 -- :as_of_date, with its risk reasons over the look-back window [:window_start, :as_of), risk
 -- points and level, and the ARR at risk (DOMAIN.md section 6: detractor accounts 0.5 x ARR short
--- term, passive accounts 0.3 x ARR long term); risk_rank 1 is the riskiest revenue.
+-- term, passive accounts 0.3 x ARR long term); risk_rank 1 is the riskiest revenue. An account with a
+-- detractor case open or in progress past its due time (ops.followup_cases) scores one more point.
 INSERT INTO marts_staging.mart_churn_risk (
     as_of, risk_rank, account_id, account_name, industry, segment, region, owner_name, arr,
     nps_respondents, nps_mean_score, nps_category, last_response_at, recent_detractor,
@@ -62,6 +63,11 @@ silent AS (
     WHERE rn <= 2
     GROUP BY account_id
 ),
+overdue_cases AS (
+    -- Accounts with a detractor case still open or in progress past its due time (nps.followups).
+    SELECT DISTINCT account_id FROM ops.followup_cases
+    WHERE category = 'detractor' AND status IN ('open', 'in_progress') AND due_at < :as_of AND opened_at < :as_of
+),
 flags AS (
     SELECT
         act.account_id, a.name, a.industry, a.segment, a.region, a.owner_name, a.arr,
@@ -78,17 +84,19 @@ flags AS (
         COALESCE(n.score_drop, 0) AS sd,
         COALESCE(o.low_csat, 0) AS lc,
         COALESCE(o.high_effort, 0) AS he,
-        COALESCE(s.no_answer, 0) AS na
+        COALESCE(s.no_answer, 0) AS na,
+        CASE WHEN oc.account_id IS NOT NULL THEN 1 ELSE 0 END AS oc
     FROM active AS act
     LEFT JOIN src.accounts AS a ON a.account_id = act.account_id
     LEFT JOIN nps_acc AS n ON n.account_id = act.account_id
     LEFT JOIN other AS o ON o.account_id = act.account_id
     LEFT JOIN silent AS s ON s.account_id = act.account_id
+    LEFT JOIN overdue_cases AS oc ON oc.account_id = act.account_id
 ),
 scored AS (
     SELECT
         flags.*,
-        3 * rd + 2 * sd + 2 * lc + he + na AS points,
+        3 * rd + 2 * sd + 2 * lc + he + na + oc AS points,
         CAST(CASE WHEN nps_category = 'detractor' THEN COALESCE(arr, 0) * 0.5 ELSE 0 END AS DECIMAL(14, 2)) AS short_term,
         CAST(CASE WHEN nps_category = 'passive' THEN COALESCE(arr, 0) * 0.3 ELSE 0 END AS DECIMAL(14, 2)) AS long_term
     FROM flags
@@ -98,7 +106,7 @@ SELECT
     ROW_NUMBER() OVER (ORDER BY short_term + long_term DESC, points DESC, COALESCE(arr, 0) DESC, account_id),
     account_id, name, industry, segment, region, owner_name, arr, respondents,
     ROUND(CAST(mean_score AS DECIMAL(18, 6)), 2), nps_category, last_response_at,
-    rd = 1, sd = 1, lc = 1, he = 1, na = 1, CAST(NULL AS BOOLEAN),
+    rd = 1, sd = 1, lc = 1, he = 1, na = 1, oc = 1,
     points,
     CASE WHEN points >= 3 THEN 'high' WHEN points = 2 THEN 'medium' WHEN points = 1 THEN 'low' ELSE 'none' END,
     rtrim(
@@ -106,7 +114,8 @@ SELECT
         || CASE WHEN sd = 1 THEN 'NPS dropped 3+ points, ' ELSE '' END
         || CASE WHEN lc = 1 THEN 'low CSAT, ' ELSE '' END
         || CASE WHEN he = 1 THEN 'high effort, ' ELSE '' END
-        || CASE WHEN na = 1 THEN 'no answer in two cycles, ' ELSE '' END,
+        || CASE WHEN na = 1 THEN 'no answer in two cycles, ' ELSE '' END
+        || CASE WHEN oc = 1 THEN 'overdue detractor case, ' ELSE '' END,
         ', '
     ),
     short_term, long_term, short_term + long_term

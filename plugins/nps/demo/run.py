@@ -5,8 +5,9 @@
    day's data interval (invitations land in the local outbox as .eml files); simulated
    respondents answer some of them and write what a survey tool would export, plus SendGrid
    event batches, into the landing folder.
-3. Every few days runs ``nps_ingest_responses``, which validates and loads those files; at the
-   end runs ``nps_build_marts`` and prints the headline figures from the marts.
+3. Every few days runs ``nps_ingest_responses``, which validates and loads those files, then
+   ``nps_close_the_loop`` (after the simulated owners dropped a CRM export of the cases they
+   acted on); at the end runs ``nps_build_marts`` and prints the headline figures from the marts.
 
 Airflow's own log goes to ``data/demo/airflow.log``; this prints a line per stage. The demo owns
 the files it writes (the default DuckDB warehouse, data/outbox, data/landing) and rebuilds them
@@ -259,6 +260,8 @@ class Runner:
                 if self.run_dag("nps_ingest_responses", evening, evening + timedelta(minutes=5)):
                     loaded = self.count("SELECT COUNT(*) FROM ops.raw_responses") - loaded_before
                     line += f" | ingest: {loaded} responses loaded"
+                # The next morning (09:10 in Warsaw, after the digest hour), before that day's dispatch.
+                line += self.close_the_loop(datetime(day.year, day.month, day.day, 7, 10) + timedelta(days=1))
             say(line)
         end = self.start + timedelta(days=self.days)
         final = datetime(end.year, end.month, end.day, 5, 30)
@@ -267,6 +270,22 @@ class Runner:
             from nps.demo.reports import run_reports
 
             run_reports(self, self.start, end, say)
+
+    def close_the_loop(self, when: datetime) -> str:
+        """Owners act on their cases (a CRM export in cases/), then nps_close_the_loop runs."""
+        from nps.demo.loop import owners_act
+
+        if "nps_close_the_loop" not in self.dags:
+            return ""
+        had_cases = self.count("SELECT COUNT(*) FROM ops.followup_cases")
+        if had_cases:
+            owners_act(self.wh, os.environ["NPS_LANDING_URI"], when - timedelta(minutes=5),
+                       first=not self.count("SELECT COUNT(*) FROM ops.ingest_files WHERE kind = 'cases'"))
+        before = self.count("SELECT COUNT(*) FROM ops.message_ledger WHERE status = 'sent' AND kind = 'followup'")
+        self.run_dag("nps_close_the_loop", when, when)
+        sent = self.count("SELECT COUNT(*) FROM ops.message_ledger WHERE status = 'sent' AND kind = 'followup'") - before
+        opened = self.count("SELECT COUNT(*) FROM ops.followup_cases") - had_cases
+        return f" | loop: {sent} follow-ups, {opened} cases"
 
     # -- what happened -----------------------------------------------------------------------
     def summary(self) -> None:
@@ -277,6 +296,9 @@ class Runner:
         from nps.demo.reports import summarise
 
         summarise(say)
+        from nps.demo.loop import summarise as loop_summary
+
+        loop_summary(self.wh, os.environ["NPS_OUTBOX_DIR"], say)
         say("")
         say("where to look")
         say(f"  warehouse      {self.wh.url.removeprefix('duckdb:///')}  (schemas src, ops, marts)")

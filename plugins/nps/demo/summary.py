@@ -63,7 +63,7 @@ def invitations(wh: Warehouse, say: Say) -> None:
         + (f"; other ledger states: {', '.join(sorted(other))}" if other else ""))
     outbox = Path(os.environ.get("NPS_OUTBOX_DIR", ""))
     if outbox.is_dir():
-        emls = sorted(p for p in outbox.rglob("*.eml") if not p.parent.name.startswith("reports_"))
+        emls = sorted(p for p in outbox.rglob("*.eml") if not p.parent.name.startswith(("reports_", "followups_")))
         say(f"                outbox: {len(emls)} .eml files in {outbox}")
         by_name = {p.stem: p for p in emls}
         for loc in ("en", "pl"):

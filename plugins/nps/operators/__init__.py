@@ -9,6 +9,8 @@
 ``BuildMartsOperator``         build, audit and publish the marts (``steps``, ``publish``)
 ``RenderReportsOperator``      render and archive a period's KPI reports (``kind``, ``only``)
 ``SendReportsOperator``        email them exactly once per recipient (``resend``, ``dry_run``)
+``CloseTheLoopOperator``       one step of closing the loop: case files, decisions, follow-ups,
+                               owner alerts, escalation, digest (``step``, ``dry_run``)
 ``LandingHasFilesOperator``, ``PublishResponsesOperator``, ``CheckRejectedFilesOperator``:
                                the ingestion DAG's glue (skip when empty, emit the asset only
                                for new answers, fail naming unparseable files)
@@ -24,6 +26,7 @@ from __future__ import annotations
 from nps.operators.base import NpsBaseOperator
 from nps.operators.cohort import SelectCohortOperator
 from nps.operators.dispatch import DispatchSurveysOperator, SentEmailsLink
+from nps.operators.followups import CloseTheLoopOperator
 from nps.operators.ingest import (
     CheckRejectedFilesOperator,
     IngestEventsOperator,
@@ -38,6 +41,7 @@ from nps.operators.warehouse import MigrateWarehouseOperator
 __all__ = [
     "BuildMartsOperator",
     "CheckRejectedFilesOperator",
+    "CloseTheLoopOperator",
     "DispatchSurveysOperator",
     "IngestEventsOperator",
     "IngestResponsesOperator",
