@@ -299,8 +299,10 @@ def test_the_ui_in_chromium_login_dag_list_graph_and_task_log(airflow_ui):
             page.get_by_text("Extra Fields", exact=True).first.wait_for(timeout=30_000)
             if not page.get_by_text("DuckDB file", exact=True).first.is_visible():
                 page.get_by_text("Extra Fields", exact=True).first.click()  # an accordion, closed by default
-            for label in ("Engine", "DuckDB file", "SQLAlchemy URL", "Database"):
+            for label in ("Engine", "DuckDB file"):
                 page.get_by_text(label, exact=True).first.wait_for(timeout=30_000)
+            for label in ("SQLAlchemy URL", "Database"):  # in the form, maybe scrolled out of its panel
+                page.get_by_text(label, exact=True).first.wait_for(state="attached", timeout=30_000)
             page.screenshot(path=str(ARTIFACTS / "4-connection-form.png"), full_page=True)
         finally:
             browser.close()
