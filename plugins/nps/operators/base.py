@@ -94,6 +94,26 @@ class NpsBaseOperator(BaseOperator):
         except ConfigError as err:
             raise AirflowFailException(str(err)) from None
 
+    def email_transport(self, config):
+        """The transport of an emailing operator (its ``transport``, ``sendgrid_conn_id``,
+        ``smtp_conn_id`` and ``outbox_dir``), built through ``nps.hooks.EmailTransportHook``; a
+        missing or bad connection fails the task at once, naming it."""
+        from nps.email.transports import TransportConfigError
+        from nps.hooks.base import ConnectionMissingError
+        from nps.hooks.email import EmailTransportHook
+
+        def blank(value):
+            text = "" if value is None else str(value).strip()
+            return None if text in ("", "None", "null") else text
+
+        try:
+            return EmailTransportHook(
+                transport=blank(self.transport), sendgrid_conn_id=self.sendgrid_conn_id,
+                smtp_conn_id=self.smtp_conn_id, outbox_dir=blank(self.outbox_dir),
+            ).get_conn(config)
+        except (ConnectionMissingError, TransportConfigError) as err:
+            raise self.fail_fast(err) from None
+
     def fail_fast(self, err: BaseException) -> AirflowFailException:
         """An ``AirflowFailException`` carrying ``err``'s message (the task fails without retries)."""
         return AirflowFailException(str(err))

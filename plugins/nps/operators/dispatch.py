@@ -118,15 +118,6 @@ class DispatchSurveysOperator(NpsBaseOperator):
         self.outbox_dir = outbox_dir
         self.sent_emails_url = ""
 
-    def _transport(self, config):
-        from nps.hooks.email import EmailTransportHook
-
-        hook = EmailTransportHook(
-            transport=self.transport or None, sendgrid_conn_id=self.sendgrid_conn_id,
-            smtp_conn_id=self.smtp_conn_id, outbox_dir=self.outbox_dir or None,
-        )
-        return hook.get_conn(config)
-
     def execute(self, context) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowSkipException
 
@@ -141,7 +132,7 @@ class DispatchSurveysOperator(NpsBaseOperator):
         dry_run = as_bool(self.dry_run, "dry_run")
         try:
             signer = SurveyTokenHook(self.token_conn_id).get_signer()
-            transport = None if dry_run else self._transport(config)
+            transport = None if dry_run else self.email_transport(config)
         except (ConnectionMissingError, TransportConfigError, TokenError) as err:
             raise self.fail_fast(err) from None
 

@@ -89,19 +89,6 @@ class CloseTheLoopOperator(NpsBaseOperator):
             since = since.astimezone(UTC).replace(tzinfo=None)
         return now, since
 
-    def _transport(self, config):
-        from nps.email.transports import TransportConfigError
-        from nps.hooks.base import ConnectionMissingError
-        from nps.hooks.email import EmailTransportHook
-
-        try:
-            return EmailTransportHook(
-                transport=self.transport or None, sendgrid_conn_id=self.sendgrid_conn_id,
-                smtp_conn_id=self.smtp_conn_id, outbox_dir=self.outbox_dir or None,
-            ).get_conn(config)
-        except (ConnectionMissingError, TransportConfigError) as err:
-            raise self.fail_fast(err) from None
-
     def execute(self, context) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowSkipException
 
@@ -154,7 +141,7 @@ class CloseTheLoopOperator(NpsBaseOperator):
             return res.as_dict()
         if self.step == "crm_webhook":
             return self._crm(wh, config, now, run_id, dry_run)
-        transport = None if dry_run else self._transport(config)
+        transport = None if dry_run else self.email_transport(config)
         if self.step == "send_followups":
             from nps.followups.send import send_followups
             from nps.hooks.token import SurveyTokenHook

@@ -156,30 +156,18 @@ class SendReportsOperator(_ReportOperator):
         self.outbox_dir = outbox_dir
         self.render_task_id = render_task_id
 
-    def _transport(self, config):
-        from nps.hooks.email import EmailTransportHook
-
-        hook = EmailTransportHook(transport=self._blank(self.transport), sendgrid_conn_id=self.sendgrid_conn_id,
-                                  smtp_conn_id=self.smtp_conn_id, outbox_dir=self._blank(self.outbox_dir))
-        return hook.get_conn(config)
-
     def execute(self, context) -> dict[str, Any]:
         from datetime import datetime
 
         from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException, AirflowSkipException
 
         from nps.dispatch import SendsPending
-        from nps.email.transports import TransportConfigError
-        from nps.hooks.base import ConnectionMissingError
         from nps.reports.stage import send_planned
 
         if as_bool(self.dry_run, "dry_run"):
             raise AirflowSkipException("dry run: the reports are rendered and archived; nothing is sent")
         config = self.program_config()
-        try:
-            transport = self._transport(config)
-        except (ConnectionMissingError, TransportConfigError) as err:
-            raise self.fail_fast(err) from None
+        transport = self.email_transport(config)
         rendered = {}
         if self.render_task_id:
             rendered = context["ti"].xcom_pull(task_ids=self.render_task_id) or {}

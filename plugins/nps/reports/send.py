@@ -163,7 +163,4 @@ def send_reports(wh, messages: list[ReportMessage], transport, *, sender_name: s
                  scope: str, run_id: str, resend: bool = False, grace_minutes: int = 60) -> SendResult:
     """Send the planned report messages exactly once each (see :func:`deliver`)."""
     batches = to_batches(messages, sender_name=sender_name, sender_email=sender_email, folder=folder)
-    result = deliver(wh, batches, transport, scope=scope, run_id=run_id, resend=resend, grace_minutes=grace_minutes)
-    log.info("reports: %d sent in %d batches via %s, %d already sent, %d errors", result.sent, result.batches,
-             result.transport, result.already_sent, len(result.errors))
-    return result
+    return deliver(wh, batches, transport, scope=scope, run_id=run_id, resend=resend, grace_minutes=grace_minutes)
