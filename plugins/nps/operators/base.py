@@ -114,6 +114,18 @@ class NpsBaseOperator(BaseOperator):
         except (ConnectionMissingError, TransportConfigError) as err:
             raise self.fail_fast(err) from None
 
+    def reschedule(self, err):
+        """``AirflowRescheduleException`` for a ``nps.dispatch.SendsPending``: sends wait for evidence
+        or the grace period, or another attempt holds the lock; the task comes back after
+        ``err.retry_after`` (the real clock, not ``nps.clock``) without using a retry."""
+        from datetime import UTC, datetime
+
+        from airflow.sdk.exceptions import AirflowRescheduleException
+
+        when = datetime.now(UTC) + err.retry_after
+        self.log.info("%s; rescheduled for %s", err, when.isoformat(timespec="seconds"))
+        return AirflowRescheduleException(reschedule_date=when)
+
     def fail_fast(self, err: BaseException) -> AirflowFailException:
         """An ``AirflowFailException`` carrying ``err``'s message (the task fails without retries)."""
         return AirflowFailException(str(err))

@@ -152,15 +152,7 @@ class DispatchSurveysOperator(NpsBaseOperator):
             except DispatchFailed as err:
                 raise self.fail_fast(err) from None
             except SendsPending as err:
-                # Sends await evidence (webhook events) or the grace period, or another attempt holds
-                # the interval: come back then, without using a retry (the real clock, not nps.clock).
-                from datetime import datetime
-
-                from airflow.sdk.exceptions import AirflowRescheduleException
-
-                when = datetime.now(UTC) + err.retry_after
-                self.log.info("%s; rescheduled for %s", err, when.isoformat(timespec="seconds"))
-                raise AirflowRescheduleException(reschedule_date=when) from None
+                raise self.reschedule(err) from None
         if transport.name == "outbox":
             self.sent_emails_url = (transport.root / folder_name(result.interval_start)).resolve().as_uri()
         elif transport.name == "sendgrid":

@@ -106,13 +106,7 @@ class CloseTheLoopOperator(NpsBaseOperator):
             try:
                 summary.update(self._run(context, wh, config, now, since, run_id, folder, dry_run))
             except SendsPending as err:
-                from datetime import datetime
-
-                from airflow.sdk.exceptions import AirflowRescheduleException
-
-                when = datetime.now(UTC) + err.retry_after
-                self.log.info("%s; rescheduled for %s", err, when.isoformat(timespec="seconds"))
-                raise AirflowRescheduleException(reschedule_date=when) from None
+                raise self.reschedule(err) from None
         summary = json_summary(summary)
         if dry_run and self.step in _SENDS:
             context["ti"].xcom_push(key="return_value", value=summary)

@@ -4,7 +4,6 @@ exactly once per (report, period, recipient) through the ledger (``nps.ledger``)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
 from typing import Any
 
 from airflow.sdk import BaseOperatorLink
@@ -157,9 +156,8 @@ class SendReportsOperator(_ReportOperator):
         self.render_task_id = render_task_id
 
     def execute(self, context) -> dict[str, Any]:
-        from datetime import datetime
 
-        from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException, AirflowSkipException
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         from nps.dispatch import SendsPending
         from nps.reports.stage import send_planned
@@ -182,10 +180,7 @@ class SendReportsOperator(_ReportOperator):
             except ValueError as err:
                 raise AirflowFailException(str(err)) from err
             except SendsPending as err:
-                # Uncertain sends wait for evidence or the grace period: come back then, without a retry.
-                when = datetime.now(UTC) + err.retry_after
-                self.log.info("%s; rescheduled for %s", err, when.isoformat(timespec="seconds"))
-                raise AirflowRescheduleException(reschedule_date=when) from None
+                raise self.reschedule(err) from None
         self._set_archive_url()
         if result.failed:
             raise AirflowFailException(
