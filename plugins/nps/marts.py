@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import logging
 import os
+import hashlib
+import json
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -64,6 +66,32 @@ MARTS: tuple[str, ...] = (
 HELPERS: tuple[str, ...] = ("ops.mart_calendar", "ops.mart_account_spans", "ops.mart_theme_keywords")
 #: SQL files in the order they run: a helper right after what it depends on.
 BUILD_STEPS: tuple[str, ...] = (MARTS[0], "calendar", "account_spans", *MARTS[1:])
+#: Marts an incremental build slices, and how (include/sql/marts/increments/carry_forward.sql):
+#: ``survey`` rows of the changed surveys, ``response`` their comment themes, ``score`` periods
+#: (and the period after each, for the previous-period comparison), ``account`` periods and
+#: accounts whose attributes changed, ``rates`` the send periods of the changed invitations.
+#: Every other mart is rebuilt in full on every build: ``mart_account_nps_summary`` (one row
+#: per month/quarter, from mart_account_nps and the contract spans), ``mart_retention`` and
+#: ``mart_churn_risk`` (every account's contract history; churn risk also looks back a window
+#: that moves with every as_of), ``mart_comment_themes`` (a dense theme grid over every cell),
+#: ``mart_followups`` and ``mart_loop_recovery`` (follow-up cases, which change in place).
+INCREMENTAL: dict[str, str] = {
+    "fct_survey_responses": "survey",
+    "mart_nps": "score",
+    "mart_csat": "score",
+    "mart_ces": "score",
+    "mart_response_rates": "rates",
+    "mart_account_nps": "account",
+    "fct_comment_themes": "response",
+}
+#: The score marts' grids are dense over every dimension value that ever answered.
+_PRUNE_VALUES = ("mart_nps", "mart_csat", "mart_ces")
+#: How the mart SQL files name the published build schema (incremental builds read it).
+PUBLISHED_TOKEN = "marts_published."
+#: Part of the fingerprint: bump when the incremental logic in this module changes meaning.
+INCREMENTAL_VERSION = "1"
+#: A watermark older than any data (an empty source table).
+_EPOCH = datetime(1900, 1, 1)
 #: Audit checks (include/sql/marts/checks/<name>.sql); each returns offending rows.
 CHECKS: tuple[str, ...] = ("fct_complete", "unique_keys", "orphan_responses", "category_counts", "nps_range")
 #: A check that others imply is skipped when they pass: one fact row per answered survey with
@@ -182,44 +210,134 @@ def _set_state(wh: Warehouse, conn, schema: str, status: str, as_of: datetime | 
     )
 
 
-def run_mart_sql(wh: Warehouse, conn, name: str, schema: str, params: dict[str, Any] | None = None) -> int:
-    """Run ``include/sql/marts/<name>.sql`` with ``marts_staging.`` pointing at ``schema``."""
+def run_mart_sql(wh: Warehouse, conn, name: str, schema: str, params: dict[str, Any] | None = None, *,
+                 incremental: bool = False, published: str | None = None, **variables: Any) -> int:
+    """Run ``include/sql/marts/<name>.sql`` with ``marts_staging.`` pointing at ``schema``.
+
+    ``incremental`` renders the file's incremental branch (``marts_published.`` then points at
+    ``published``); ``variables`` are further template variables (e.g. ``mart``).
+    """
     if schema not in BUILD_SCHEMAS:
         raise ValueError(f"{schema!r} is not a build schema {BUILD_SCHEMAS}")
     path = wh.sql_path(f"marts/{name}")
-    sql = render_mart_sql(path).replace(STAGING_TOKEN, f"{schema}.")
+    sql = render_mart_sql(path, incremental=incremental, **variables).replace(STAGING_TOKEN, f"{schema}.")
+    if PUBLISHED_TOKEN in sql:
+        if published not in BUILD_SCHEMAS or published == schema:
+            raise ValueError(f"{name}: an incremental step needs the published build schema, not {published!r}")
+        sql = sql.replace(PUBLISHED_TOKEN, f"{published}.")
     return wh.run_sql(conn, sql, params, source=str(path.relative_to(wh.sql_dir)))
 
 
-def render_mart_sql(path) -> str:
+def render_mart_sql(path, *, incremental: bool = False, **variables: Any) -> str:
     """A mart SQL file rendered through Jinja2, with the shared macros of ``include/sql/marts/``.
 
     Plain SQL renders to itself, so a new mart is still just a new SQL file; the score marts
-    import ``_score_macros.sql.j2`` (the period x dimension grid and the interval maths).
-    Values never go through Jinja: they stay bound parameters.
+    import ``_score_macros.sql.j2`` (the period x dimension grid and the interval maths), and
+    the sliced marts ``_incremental_macros.sql.j2`` (``incremental`` true renders the slice
+    filters). Values never go through Jinja: they stay bound parameters.
     """
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(path.parent)),
+        # checks/ and increments/ import the macros of include/sql/marts/, their parent
+        loader=jinja2.FileSystemLoader([str(path.parent), str(path.parent.parent)]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         extensions=["jinja2.ext.do"],
         autoescape=False,  # noqa: S701 - SQL text from the repository, not HTML
     )
     try:
-        return env.get_template(path.name).render()
+        return env.get_template(path.name).render(incremental=incremental, **variables)
     except jinja2.TemplateError as err:
         where = f"{path.name} line {getattr(err, 'lineno', '?')}"
         raise ValueError(f"mart SQL template {where}: {err}") from err
 
 
-def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None = None) -> dict[str, int]:
-    """Rebuild every mart into the staging schema as of ``as_of``; returns row counts per mart."""
+def fingerprint(wh: Warehouse, config: ProgramConfig) -> str:
+    """sha256 of the mart logic (every SQL file and macro of include/sql/marts/, checks and
+    increments included) and of the config that feeds the marts (theme keywords, default
+    locale, look-back windows); a build whose fingerprint differs from the published build's is
+    a full rebuild."""
+    h = hashlib.sha256()
+    settings = {"version": INCREMENTAL_VERSION, "dialect": wh.dialect, "risk_window_days": RISK_WINDOW_DAYS,
+                "cycle_grace_days": CYCLE_GRACE_DAYS, "default_locale": config.program.default_locale,
+                "theme_keywords": theme_keywords(config), "marts": MARTS, "incremental": INCREMENTAL}
+    h.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    marts_dir = wh.sql_dir / "marts"
+    for path in sorted(p for p in marts_dir.rglob("*") if p.suffix in (".sql", ".j2")):
+        h.update(str(path.relative_to(marts_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def build_state(wh: Warehouse, schema: str) -> dict[str, Any] | None:
+    """How the marts in ``schema`` were built (ops.mart_build_state), or None."""
+    rows = wh.query("SELECT * FROM ops.mart_build_state WHERE build_schema = :s", {"s": schema})
+    return rows[0] if rows else None
+
+
+def plan_build(wh: Warehouse, as_of: datetime, config: ProgramConfig, *, full_rebuild: bool = False) -> dict[str, Any]:
+    """Full or incremental, and why; with the fingerprint and the sources' watermarks now."""
+    as_of = _naive_utc(as_of)
+    published = published_schema(wh)
+    fp = fingerprint(wh, config)
+    path = wh.sql_path("marts/increments/watermarks")
+    (marks,) = wh.query(path.read_text(encoding="utf-8").rstrip().rstrip(";"))
+    stamps = [marks[k] for k in ("invitations_claimed_at", "invitations_sent_at", "invitations_updated_at") if marks[k]]
+    plan: dict[str, Any] = {
+        "as_of": as_of, "published": published, "fingerprint": fp,
+        "responses_loaded_at": marks["responses_loaded_at"], "responses_count": int(marks["responses_count"]),
+        "events_loaded_at": marks["events_loaded_at"], "events_count": int(marks["events_count"]),
+        "invitations_stamp": max(stamps) if stamps else None, "invitations_count": int(marks["invitations_count"]),
+    }
+    prev = build_state(wh, published)
+    status = _build_state(wh, published)["status"]
+    reason = None
+    if full_rebuild:
+        reason = "a full rebuild was asked for (full_rebuild)"
+    elif prev is None or status != "published":
+        reason = f"the published build schema {published} has no build record (first build, or built before incremental builds)"
+    elif prev["fingerprint"] != fp:
+        reason = "the mart logic or the config feeding it changed (fingerprint differs from the published build's)"
+    elif as_of < prev["as_of"]:
+        reason = f"as of {as_of} is before the published build's {prev['as_of']}"
+    else:
+        wm = _watermark_params(prev)
+        path = wh.sql_path("marts/increments/unchanged_counts")
+        (now,) = wh.query(path.read_text(encoding="utf-8").rstrip().rstrip(";"), wm)
+        moved = [k for k in ("responses_count", "events_count", "invitations_count") if int(now[k]) != int(prev[k])]
+        if moved:
+            reason = ("rows at or below the published build's watermarks were deleted or loaded with old stamps ("
+                      + ", ".join(f"{k}: {prev[k]} then, {now[k]} now" for k in moved) + ")")
+        plan.update(wm, prev_as_of=prev["as_of"])
+    plan["mode"] = "full" if reason else "incremental"
+    plan["reason"] = reason or f"changes since the published build as of {prev['as_of']}"
+    return plan
+
+
+def _watermark_params(prev: dict[str, Any]) -> dict[str, Any]:
+    return {"wm_responses": prev["responses_loaded_at"] or _EPOCH, "wm_events": prev["events_loaded_at"] or _EPOCH,
+            "wm_invitations": prev["invitations_stamp"] or _EPOCH}
+
+
+def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None = None, *,
+                  full_rebuild: bool = False) -> dict[str, int]:
+    """Build every mart into the staging schema as of ``as_of``; returns row counts per mart.
+
+    Incremental when the published build allows it (``plan_build``): the marts of
+    ``INCREMENTAL`` recompute only the surveys, periods and accounts touched since the published
+    build and carry the rest forward from it; the others are rebuilt in full. ``full_rebuild``
+    forces a full rebuild.
+    """
     config = config or load_config()
     params = build_params(as_of, config)
     target, source = staging_schema(wh), published_schema(wh)
     keywords = theme_keywords(config)
+    plan = plan_build(wh, params["as_of"], config, full_rebuild=full_rebuild)
+    incremental = plan["mode"] == "incremental"
+    log.info("marts build into %s: %s (%s)", target, plan["mode"], plan["reason"])
+    if incremental:
+        params.update({k: plan[k] for k in ("wm_responses", "wm_events", "wm_invitations", "prev_as_of")})
+    params["published"] = source
 
     def reset_staging(conn) -> None:
         _tune(wh, conn)
@@ -238,6 +356,7 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
             wh.run_sql(conn, f"DELETE FROM {table}")
         # Until every step has run, staging is not auditable (a half-built schema never is).
         _set_state(wh, conn, target, "building")
+        wh.run_sql(conn, "DELETE FROM ops.mart_build_state WHERE build_schema = :s", {"s": target})
         # A few hundred rows at most: plain bound INSERTs (no pandas in the build process).
         conn.execute(
             sa.text(
@@ -250,6 +369,18 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
     # A dashboard query still running on the previous build holds the tables being dropped: a
     # short lock wait, retried, instead of an unbounded one (nps.bi.retry_on_lock).
     bi.retry_on_lock(wh, reset_staging, f"resetting the staging schema {target}")
+    changed = 0
+    if incremental:
+        started = time.perf_counter()
+        with wh.begin() as conn:
+            _tune(wh, conn)
+            run_mart_sql(wh, conn, "increments/changed_accounts", target, params, published=source)
+            run_mart_sql(wh, conn, "increments/changed_surveys", target, params, incremental=True, published=source)
+            if not wh.is_duckdb:
+                wh.run_sql(conn, "ANALYZE ops.mart_changed_surveys")
+                wh.run_sql(conn, "ANALYZE ops.mart_changed_accounts")
+        changed = int(wh.query("SELECT COUNT(*) AS n FROM ops.mart_changed_surveys")[0]["n"])
+        log.info("incremental build: %d changed surveys in %.1f s", changed, time.perf_counter() - started)
     # One transaction per step: in one big transaction DuckDB kept much of its memory budget for
     # the uncommitted 10M-row fact table, so every later mart had less and spilled more. Staging is not published until audited, so a build that
     # stops half-way is never seen; the next run rebuilds staging from scratch.
@@ -257,15 +388,42 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
         started = time.perf_counter()
         with wh.begin() as conn:
             _tune(wh, conn)
-            rows = run_mart_sql(wh, conn, step, target, params)
+            if incremental and step in INCREMENTAL:
+                carried = run_mart_sql(wh, conn, "increments/carry_forward", target, params, incremental=True,
+                                       published=source, mart=step, kind=INCREMENTAL[step])
+                rows = run_mart_sql(wh, conn, step, target, params, incremental=True, published=source)
+                if step in _PRUNE_VALUES:
+                    run_mart_sql(wh, conn, "increments/prune_values", target, params, mart=step)
+                rows = f"{rows} recomputed + {carried} carried forward"
+            else:
+                rows = run_mart_sql(wh, conn, step, target, params)
+            if incremental and step == "calendar":
+                run_mart_sql(wh, conn, "increments/slices", target, params, incremental=True, published=source)
+                if not wh.is_duckdb:
+                    wh.run_sql(conn, "ANALYZE ops.mart_slices")
             if not wh.is_duckdb and step in _ANALYZE_AFTER:
                 table = f"{target}.{step}" if step in MARTS else f"ops.mart_{step}"
                 wh.run_sql(conn, f"ANALYZE {table}")
         log.info("built %s.%s: %s rows in %.1f s", target, step, rows, time.perf_counter() - started)
+    from nps.clock import utcnow
+
     with wh.begin() as conn:
+        run_mart_sql(wh, conn, "increments/save_state", target, {"build_schema": target})
+        state = {k: plan[k] for k in ("as_of", "mode", "reason", "fingerprint", "responses_loaded_at", "responses_count",
+                                      "events_loaded_at", "events_count", "invitations_stamp", "invitations_count")}
+        conn.execute(
+            sa.text(
+                "INSERT INTO ops.mart_build_state (build_schema, as_of, mode, reason, fingerprint, responses_loaded_at, "
+                "responses_count, events_loaded_at, events_count, invitations_stamp, invitations_count, "
+                "changed_surveys, built_at) VALUES (:build_schema, :as_of, :mode, :reason, :fingerprint, "
+                ":responses_loaded_at, :responses_count, :events_loaded_at, :events_count, :invitations_stamp, "
+                ":invitations_count, :changed_surveys, :built_at)"
+            ),
+            {**state, "build_schema": target, "changed_surveys": changed, "built_at": utcnow()},
+        )
         _set_state(wh, conn, target, "built", params["as_of"])
     counts = table_counts(wh, target)
-    log.info("built marts in %s as of %s: %s", target, params["as_of"], counts)
+    log.info("built marts in %s as of %s (%s): %s", target, params["as_of"], plan["mode"], counts)
     return counts
 
 
@@ -309,6 +467,11 @@ def audit(wh: Warehouse, config: ProgramConfig | None = None) -> list[str]:
         log.info("no unpublished build to audit (%s is %s)", target, state["status"])
         return []
     params = build_params(state["as_of"], config)
+    built = build_state(wh, target)
+    # The rows an incremental build carried forward were audited when they were published:
+    # the fact-table checks then look at the recomputed surveys and the carried-over counts.
+    incremental = bool(built and built["mode"] == "incremental")
+    source = published_schema(wh)
     passed = []
     # One connection with the build's engine settings: the checks scan the 10M-row fact table,
     # and a fresh DuckDB connection would run them without the memory cap (peak RSS > 1 GB).
@@ -317,7 +480,8 @@ def audit(wh: Warehouse, config: ProgramConfig | None = None) -> list[str]:
 
         def run(check: str) -> None:
             path = wh.sql_path(f"marts/checks/{check}")
-            (stmt,) = split_statements(path.read_text(encoding="utf-8").replace(STAGING_TOKEN, f"{target}."))
+            text = render_mart_sql(path, incremental=incremental).replace(STAGING_TOKEN, f"{target}.")
+            (stmt,) = split_statements(text.replace(PUBLISHED_TOKEN, f"{source}."))
             stmt = stmt.rstrip().rstrip(";")
             sql = f"SELECT * FROM ({stmt}) AS offending LIMIT {_EXAMPLES}"
             examples = [dict(r._mapping) for r in conn.execute(sa.text(sql), params)]
@@ -394,9 +558,11 @@ def _views_reading(wh: Warehouse, conn, schema: str) -> list[str]:
     return sorted(r[0] for r in rows)
 
 
-def rebuild(wh: Warehouse, as_of: datetime, config: ProgramConfig | None = None) -> dict[str, int]:
-    """Build, audit and publish every mart as of ``as_of``; returns published row counts."""
+def rebuild(wh: Warehouse, as_of: datetime, config: ProgramConfig | None = None, *,
+            full_rebuild: bool = False) -> dict[str, int]:
+    """Build (incrementally when it can), audit and publish every mart as of ``as_of``;
+    returns published row counts."""
     config = config or load_config()
-    build_staging(wh, as_of, config)
+    build_staging(wh, as_of, config, full_rebuild=full_rebuild)
     audit(wh, config)
     return publish(wh)

@@ -65,14 +65,14 @@ class Data:
         return survey_id
 
     def respond(self, survey_id: str, score: int, responded_at: datetime, *, comment: str | None = None,
-                locale: str | None = None, response_id: str | None = None) -> str:
+                locale: str | None = None, response_id: str | None = None, loaded_at: datetime | None = None) -> str:
         inv = next(i for i in self.invitations if i["survey_id"] == survey_id) if self.invitations else None
         response_id = response_id or f"R{len(self.responses) + 1:06d}"
         self.responses.append({
             "response_id": response_id, "survey_id": survey_id,
             "survey_type": inv["survey_type"] if inv else "nps", "score": score, "comment": comment,
             "responded_at": responded_at, "locale": locale, "file_id": "F1",
-            "source_line": len(self.responses) + 2, "loaded_at": responded_at + timedelta(hours=1),
+            "source_line": len(self.responses) + 2, "loaded_at": loaded_at or responded_at + timedelta(hours=1),
         })
         return response_id
 
@@ -84,18 +84,26 @@ class Data:
         self.respond(sid, score, responded_at, comment=comment, locale=locale)
         return sid
 
-    def event(self, survey_id: str, event: str, at: datetime) -> None:
+    def event(self, survey_id: str, event: str, at: datetime, *, loaded_at: datetime | None = None) -> None:
         self.events.append({
             "event_key": f"E{len(self.events) + 1:06d}", "send_key": f"K-{survey_id}", "survey_id": survey_id,
-            "event": event, "email": None, "reason": None, "occurred_at": at, "file_id": "F2", "loaded_at": at,
+            "event": event, "email": None, "reason": None, "occurred_at": at, "file_id": "F2",
+            "loaded_at": loaded_at or at,
         })
 
-    def load(self, wh) -> None:
-        frames = {
+    def _frames(self) -> dict[str, list[dict]]:
+        return {
             "src.accounts": self.accounts, "src.contacts": self.contacts, "src.contracts": self.contracts,
             "ops.survey_invitations": self.invitations, "ops.raw_responses": self.responses,
             "ops.email_events": self.events,
         }
+
+    def mark(self) -> dict[str, int]:
+        """How many rows of each table exist now: ``load(wh, since=mark)`` loads only later ones."""
+        return {table: len(rows) for table, rows in self._frames().items()}
+
+    def load(self, wh, since: dict[str, int] | None = None) -> None:
+        frames = {t: rows[(since or {}).get(t, 0):] for t, rows in self._frames().items()}
         with wh.begin() as conn:
             for table, rows in frames.items():
                 if rows:

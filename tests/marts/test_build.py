@@ -183,10 +183,10 @@ def test_a_build_that_stops_half_way_is_never_audited_or_published(warehouse, pr
     before, published = snapshot(warehouse), marts.published_schema(warehouse)
     real = marts.run_mart_sql
 
-    def failing(wh, conn, name, schema, params=None):
+    def failing(wh, conn, name, schema, params=None, **kw):
         if name == "mart_retention":
             raise RuntimeError("worker lost")
-        return real(wh, conn, name, schema, params)
+        return real(wh, conn, name, schema, params, **kw)
 
     monkeypatch.setattr(marts, "run_mart_sql", failing)
     with pytest.raises(RuntimeError, match="worker lost"):

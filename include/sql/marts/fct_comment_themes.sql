@@ -9,6 +9,8 @@
 -- a nested loop, 30 s at 10M answers): a one-word keyword must be a prefix of the word, the first
 -- word of a longer keyword must equal it, and a longer keyword is then confirmed with LIKE on
 -- the whole comment. Comments are only compared with keywords: whatever they hold stays data.
+-- Incremental builds tag the answers of ops.mart_changed_surveys only.
+{% import '_incremental_macros.sql.j2' as inc with context -%}
 INSERT INTO marts_staging.fct_comment_themes (
     response_id, theme, matched_keyword, survey_type, category, account_id, industry, segment,
     locale, responded_at
@@ -27,6 +29,9 @@ WITH comments AS (
         ) || ' ' AS words
     FROM marts_staging.fct_survey_responses AS f
     WHERE f.comment IS NOT NULL AND trim(f.comment) <> ''
+{%- if incremental %}
+        AND {{ inc.changed_survey('f.survey_id') }}
+{%- endif %}
 ),
 keywords AS (
     SELECT

@@ -1,6 +1,8 @@
 -- marts.fct_survey_responses (built in marts_staging): one row per counted answer, i.e. per
 -- survey_id the answer with the latest responded_at (ties: the larger response_id), answered
--- before :as_of, joined to the send ledger, the contact and the account.
+-- before :as_of, joined to the send ledger, the contact and the account. Incremental builds
+-- recompute the surveys of ops.mart_changed_surveys only (_incremental_macros.sql.j2).
+{% import '_incremental_macros.sql.j2' as inc with context -%}
 INSERT INTO marts_staging.fct_survey_responses (
     response_id, survey_id, survey_type, program, touchpoint, score, category, comment,
     answers_received, sent_at, responded_at, response_date, account_id, account_name,
@@ -13,6 +15,9 @@ WITH ranked AS (
         COUNT(*) OVER (PARTITION BY r.survey_id) AS answers_received
     FROM ops.raw_responses AS r
     WHERE r.responded_at < :as_of
+{%- if incremental %}
+        AND {{ inc.changed_survey('r.survey_id') }}
+{%- endif %}
 )
 SELECT
     r.response_id, r.survey_id, i.survey_type, i.program, i.touchpoint, r.score,

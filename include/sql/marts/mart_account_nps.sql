@@ -2,6 +2,9 @@
 -- account_id), grains month and quarter (a week is too short for an account-level score), for
 -- accounts with at least one counted NPS answer in the period: the account's
 -- NPS, mean score and respondents per role. Contacts are grouped first, so no DISTINCT counts.
+-- Incremental builds recompute the periods of ops.mart_slices 'account' and every period of
+-- the accounts in ops.mart_changed_accounts.
+{% import '_incremental_macros.sql.j2' as inc with context -%}
 INSERT INTO marts_staging.mart_account_nps (
     period_grain, period_start, period_end, account_id, account_name, industry, segment, region,
     arr, responses, respondents, respondents_decision_maker, respondents_influencer,
@@ -20,6 +23,10 @@ WITH by_contact AS (
         CAST(SUM(score) AS BIGINT) AS sx
     FROM marts_staging.fct_survey_responses
     WHERE survey_type = 'nps'
+{%- if incremental %}
+        AND (CAST(date_trunc('month', responded_at) AS DATE) IN (SELECT period_start FROM ops.mart_slices WHERE slice = 'account' AND period_grain = 'month')
+            OR account_id IN (SELECT account_id FROM ops.mart_changed_accounts))
+{%- endif %}
     GROUP BY 2, 3, 4
     UNION ALL
     SELECT
@@ -32,6 +39,10 @@ WITH by_contact AS (
         CAST(SUM(score) AS BIGINT) AS sx
     FROM marts_staging.fct_survey_responses
     WHERE survey_type = 'nps'
+{%- if incremental %}
+        AND (CAST(date_trunc('quarter', responded_at) AS DATE) IN (SELECT period_start FROM ops.mart_slices WHERE slice = 'account' AND period_grain = 'quarter')
+            OR account_id IN (SELECT account_id FROM ops.mart_changed_accounts))
+{%- endif %}
     GROUP BY 2, 3, 4
 ),
 by_account AS (

@@ -2,7 +2,7 @@
 -- period_start, dimension, dimension_value), dense over the calendar: the mean with a normal 95
 -- percent margin 1.96 * sd / sqrt(n), and the percent of easy (5-7) answers with an adjusted-Wald
 -- (Agresti-Coull) margin. Grid and maths shared with mart_nps (_score_macros.sql.j2).
-{% import '_score_macros.sql.j2' as m -%}
+{% import '_score_macros.sql.j2' as m with context -%}
 INSERT INTO marts_staging.mart_ces (
     period_grain, period_start, period_end, dimension, dimension_value, easy, neutral,
     high_effort, responses, ces_mean, ces_mean_moe, ces_easy_pct, ces_easy_pct_moe,

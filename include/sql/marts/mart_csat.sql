@@ -2,7 +2,7 @@
 -- dimension, dimension_value), dense over the calendar. csat_pct = percent of 4-5 answers with an
 -- adjusted-Wald (Agresti-Coull, +2 satisfied, +2 others) 95 percent interval; the mean with a
 -- normal margin 1.96 * sd / sqrt(n). Grid and maths shared with mart_nps (_score_macros.sql.j2).
-{% import '_score_macros.sql.j2' as m -%}
+{% import '_score_macros.sql.j2' as m with context -%}
 INSERT INTO marts_staging.mart_csat (
     period_grain, period_start, period_end, dimension, dimension_value, satisfied, neutral,
     dissatisfied, responses, csat_pct, csat_pct_moe, csat_pct_ci_lower, csat_pct_ci_upper,

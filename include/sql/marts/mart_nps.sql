@@ -3,7 +3,7 @@
 -- The grid, dimensions and interval maths are shared with mart_csat and mart_ces
 -- (_score_macros.sql.j2). GREATEST/LEAST skip NULLs on both engines, so every bound is guarded
 -- by n > 0. Adjusted Wald: +0.75 promoters, +0.75 detractors, +1.5 passives (n' = n + 3).
-{% import '_score_macros.sql.j2' as m -%}
+{% import '_score_macros.sql.j2' as m with context -%}
 INSERT INTO marts_staging.mart_nps (
     period_grain, period_start, period_end, dimension, dimension_value, promoters, passives,
     detractors, responses, nps, nps_moe, nps_adjusted, nps_ci_lower, nps_ci_upper,

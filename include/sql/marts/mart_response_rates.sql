@@ -3,6 +3,8 @@
 -- answered when it has a counted answer; delivered when answered, or a delivered/open/click event
 -- or delivery_status says so and it did not bounce; bounced when a bounce/dropped event or
 -- delivery_status says so and it was never answered.
+-- Incremental builds recount the send periods of ops.mart_slices 'rates' only.
+{% import '_incremental_macros.sql.j2' as inc with context -%}
 INSERT INTO marts_staging.mart_response_rates (
     period_grain, period_start, period_end, survey_type, industry, touchpoint, invitations_sent,
     delivered, bounced, answered, response_rate_pct, response_rate_delivered_pct
@@ -51,6 +53,9 @@ inv AS (
     LEFT JOIN ev AS e1 ON e1.k = i.send_key
     LEFT JOIN ev_by_survey AS e2 ON e2.k = i.survey_id
     WHERE i.sent_at IS NOT NULL AND i.sent_at < :as_of
+{%- if incremental %}
+        AND {{ inc.in_any_period('i.sent_at', 'rates') }}
+{%- endif %}
 ),
 agg AS (
     SELECT
@@ -79,4 +84,7 @@ SELECT
         ROUND(CAST(100.0 * CAST(b.answered AS DOUBLE PRECISION) / CAST(b.delivered AS DOUBLE PRECISION) AS DECIMAL(18, 6)), 2)
     END
 FROM by_period AS b
-JOIN ops.mart_calendar AS cal ON cal.period_grain = b.period_grain AND cal.period_start = b.period_start;
+JOIN ops.mart_calendar AS cal ON cal.period_grain = b.period_grain AND cal.period_start = b.period_start
+{%- if incremental %}
+WHERE {{ inc.is_slice('b', 'rates') }}
+{%- endif %};

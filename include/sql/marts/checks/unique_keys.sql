@@ -3,8 +3,14 @@
 -- fct_survey_responses is checked on survey_id only: each of its rows is one row of
 -- ops.raw_responses, whose primary key response_id determines survey_id, so unique survey_ids
 -- imply unique response_ids (a second pass over 10M rows saved).
+-- An incremental build checks the recomputed surveys only: the rows carried forward were unique
+-- when published and exclude every changed survey.
 SELECT 'fct_survey_responses' AS mart, survey_id AS mart_key, COUNT(*) AS copies
-FROM marts_staging.fct_survey_responses GROUP BY survey_id HAVING COUNT(*) > 1
+FROM marts_staging.fct_survey_responses
+{%- if incremental %}
+WHERE survey_id IN (SELECT survey_id FROM ops.mart_changed_surveys)
+{%- endif %}
+GROUP BY survey_id HAVING COUNT(*) > 1
 UNION ALL
 SELECT 'mart_nps', period_grain || '/' || CAST(period_start AS VARCHAR) || '/' || dimension || '/' || dimension_value, COUNT(*)
 FROM marts_staging.mart_nps GROUP BY period_grain, period_start, dimension, dimension_value HAVING COUNT(*) > 1

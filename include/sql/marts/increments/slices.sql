@@ -1,0 +1,74 @@
+-- ops.mart_slices: the periods an incremental build recomputes, after the fact table and the
+-- calendar are built. touched = the week, month and quarter of every changed survey's counted
+-- answer, before (published fact table) and after (staging), plus calendar periods added or
+-- removed since the published build. score_out (rows rebuilt in mart_nps/csat/ces) = touched and
+-- the period after each (its previous-period comparison changes); score_in (answers read) =
+-- score_out and the period before each. account = touched. rates = the send periods of the
+-- changed surveys' invitations.
+DELETE FROM ops.mart_slices;
+INSERT INTO ops.mart_slices (slice, period_grain, period_start)
+WITH touched_at AS (
+    SELECT f.responded_at AS t
+    FROM marts_published.fct_survey_responses AS f
+    JOIN ops.mart_changed_surveys AS c ON c.survey_id = f.survey_id
+    UNION
+    SELECT f.responded_at AS t
+    FROM marts_staging.fct_survey_responses AS f
+    JOIN ops.mart_changed_surveys AS c ON c.survey_id = f.survey_id
+),
+touched_days AS (
+    SELECT DISTINCT CAST(t AS DATE) AS d FROM touched_at
+),
+touched AS (
+    SELECT DISTINCT 'week' AS period_grain, CAST(date_trunc('week', CAST(d AS TIMESTAMP)) AS DATE) AS period_start FROM touched_days
+    UNION
+    SELECT DISTINCT 'month', CAST(date_trunc('month', CAST(d AS TIMESTAMP)) AS DATE) FROM touched_days
+    UNION
+    SELECT DISTINCT 'quarter', CAST(date_trunc('quarter', CAST(d AS TIMESTAMP)) AS DATE) FROM touched_days
+    UNION
+    (SELECT period_grain, period_start FROM ops.mart_calendar
+     EXCEPT
+     SELECT period_grain, period_start FROM ops.mart_build_calendar WHERE build_schema = :published)
+    UNION
+    (SELECT period_grain, period_start FROM ops.mart_build_calendar WHERE build_schema = :published
+     EXCEPT
+     SELECT period_grain, period_start FROM ops.mart_calendar)
+),
+shifted AS (
+    SELECT
+        t.period_grain, t.period_start,
+        CAST(CASE t.period_grain
+            WHEN 'week' THEN t.period_start + INTERVAL '7 days'
+            WHEN 'month' THEN t.period_start + INTERVAL '1 month'
+            ELSE t.period_start + INTERVAL '3 months'
+        END AS DATE) AS next_start,
+        CAST(CASE t.period_grain
+            WHEN 'week' THEN t.period_start - INTERVAL '7 days'
+            WHEN 'month' THEN t.period_start - INTERVAL '1 month'
+            ELSE t.period_start - INTERVAL '3 months'
+        END AS DATE) AS prev_start
+    FROM touched AS t
+)
+SELECT 'account', period_grain, period_start FROM touched
+UNION
+SELECT 'score_out', period_grain, period_start FROM shifted
+UNION
+SELECT 'score_out', period_grain, next_start FROM shifted
+UNION
+SELECT 'score_in', period_grain, prev_start FROM shifted
+UNION
+SELECT 'score_in', period_grain, period_start FROM shifted
+UNION
+SELECT 'score_in', period_grain, next_start FROM shifted;
+INSERT INTO ops.mart_slices (slice, period_grain, period_start)
+WITH sent_days AS (
+    SELECT DISTINCT CAST(i.sent_at AS DATE) AS d
+    FROM ops.survey_invitations AS i
+    JOIN ops.mart_changed_surveys AS c ON c.survey_id = i.survey_id
+    WHERE i.sent_at IS NOT NULL AND i.sent_at < :as_of
+)
+SELECT DISTINCT 'rates', 'week', CAST(date_trunc('week', CAST(d AS TIMESTAMP)) AS DATE) FROM sent_days
+UNION
+SELECT DISTINCT 'rates', 'month', CAST(date_trunc('month', CAST(d AS TIMESTAMP)) AS DATE) FROM sent_days
+UNION
+SELECT DISTINCT 'rates', 'quarter', CAST(date_trunc('quarter', CAST(d AS TIMESTAMP)) AS DATE) FROM sent_days;
