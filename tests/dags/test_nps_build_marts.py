@@ -33,6 +33,10 @@ def test_dag_shape(airflow_db):
     assert [t.task_id for t in dag.topological_sort()] == ["migrate_warehouse", "build_staging", "audit_staging", "publish_marts"]
     assert [o.name for o in dag.get_task("publish_marts").outlets] == ["nps_marts"]
     assert all(t.retries >= 2 for t in dag.tasks)
+    # Incremental by default; the Trigger form's full_rebuild reaches the build step only.
+    assert dag.params["full_rebuild"] is False
+    assert dag.get_task("build_staging").full_rebuild == "{{ params.full_rebuild }}"
+    assert dag.get_task("audit_staging").full_rebuild is False
 
 
 def test_end_to_end(airflow_db, tmp_path, monkeypatch):

@@ -12,9 +12,11 @@ STEPS = ("build", "audit", "publish")
 
 
 class BuildMartsOperator(NpsBaseOperator):
-    """Rebuild every mart as of the run's instant (``nps.marts``): build into the unpublished
+    """Build every mart as of the run's instant (``nps.marts``): build into the unpublished
     schema, run the audit checks, repoint the ``marts.*`` views; BI tools see the old marts or the
-    new ones, never a mix. Every build is a full rebuild, so there is no incremental mode.
+    new ones, never a mix. A build is incremental (only what changed since the published build is
+    recomputed, the rest carried forward) unless the mart logic or its config changed, there is
+    no published build to start from, or ``full_rebuild`` asks for a full one.
 
     :param steps: which of ``build``, ``audit``, ``publish`` this task runs, in that order (default
         all three; the program's DAG runs one per task so each shows in the graph).
@@ -23,12 +25,14 @@ class BuildMartsOperator(NpsBaseOperator):
     :param publish: ``False`` builds and audits only and leaves the published marts untouched;
         a publish step then ends *skipped* and the ``nps_marts`` asset is not emitted (templated,
         e.g. ``"{{ params.publish }}"``).
+    :param full_rebuild: ``True`` rebuilds every mart from all of history instead of incrementally
+        (templated, e.g. ``"{{ params.full_rebuild }}"``; the build step only).
 
     A failed audit check fails without retries, naming the check and offending rows; the published
     marts stay as they were. Returns the row count of every mart built or published, and the checks passed.
     """
 
-    template_fields: Sequence[str] = (*NpsBaseOperator.template_fields, "as_of", "publish")
+    template_fields: Sequence[str] = (*NpsBaseOperator.template_fields, "as_of", "publish", "full_rebuild")
     ui_color = "#e6f5d0"
 
     def __init__(
@@ -37,6 +41,7 @@ class BuildMartsOperator(NpsBaseOperator):
         steps: Sequence[str] = STEPS,
         as_of: Any = None,
         publish: bool | str = True,
+        full_rebuild: bool | str = False,
         **kwargs: Any,
     ) -> None:
         unknown = [s for s in steps if s not in STEPS]
@@ -48,6 +53,7 @@ class BuildMartsOperator(NpsBaseOperator):
         self.steps = tuple(s for s in STEPS if s in steps)
         self.as_of = as_of
         self.publish = publish
+        self.full_rebuild = full_rebuild
 
     def _as_of(self, context):
         from nps import marts
@@ -72,7 +78,10 @@ class BuildMartsOperator(NpsBaseOperator):
                 as_of = self._as_of(context)
                 self.log.info("building the marts as of %s", as_of.isoformat())
                 summary["as_of"] = as_of.isoformat()
-                summary["built"] = marts.build_staging(wh, as_of, config)
+                full = as_bool(self.full_rebuild, "full_rebuild")
+                summary["built"] = marts.build_staging(wh, as_of, config, full_rebuild=full)
+                state = marts.build_state(wh, marts.staging_schema(wh)) or {}
+                summary["build_mode"], summary["build_reason"] = state.get("mode"), state.get("reason")
             if "audit" in self.steps:
                 try:
                     summary["checks_passed"] = marts.audit(wh, config)
