@@ -9,8 +9,13 @@ Then, each scenario in its own subprocess (so peak memory, ru_maxrss, is its own
   once by the shipped SQL that builds ``marts.mart_nps`` (fact table, calendar, the mart: every
   grain and dimension), once by pulling the joined rows into pandas and computing the same cells;
   every cell's answers and NPS value must agree, or the benchmark fails.
-Prints ``bench <metric> <value> <unit>`` lines. Scale with NPS_BENCH_MARTS_DUCKDB_ROWS and
-NPS_BENCH_MARTS_PG_ROWS. Usage: .venv/bin/python benchmarks/bench_marts.py
+- ``incremental_<engine>``: the daily build after the published full rebuild: a day of
+  NPS_BENCH_MARTS_DAY_ROWS new answers (default 100,000; 5% of them late: answers to invitations
+  sent 2 to 90 days before), built incrementally (staging, audit, publish, BI snapshot), then the
+  same data rebuilt in full in the same run (``full_rebuild``); every mart of the two builds must
+  be identical (EXCEPT ALL both ways), or the benchmark fails.
+Prints ``bench <metric> <value> <unit>`` lines. Scale with NPS_BENCH_MARTS_DUCKDB_ROWS,
+NPS_BENCH_MARTS_PG_ROWS and NPS_BENCH_MARTS_DAY_ROWS. Usage: .venv/bin/python benchmarks/bench_marts.py
 """
 
 from __future__ import annotations
@@ -31,7 +36,10 @@ sys.path.insert(0, str(ROOT / "plugins"))
 DUCKDB_ROWS = int(os.environ.get("NPS_BENCH_MARTS_DUCKDB_ROWS", 10_000_000))
 PG_ROWS = int(os.environ.get("NPS_BENCH_MARTS_PG_ROWS", 1_000_000))
 PG_ADMIN = os.environ.get("NPS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+DAY_ROWS = int(os.environ.get("NPS_BENCH_MARTS_DAY_ROWS", 100_000))
 AS_OF = datetime(2027, 1, 1, 5, 30)
+#: The daily build after AS_OF's: a day of new answers, loaded before it.
+DAY_AS_OF = datetime(2027, 1, 2, 5, 30)
 
 # {rows}: the series of n integers i, per engine.
 SERIES = {"duckdb": "range(0, {n}) AS t(i)", "postgresql": "generate_series(CAST(0 AS BIGINT), {n} - 1) AS t(i)"}
@@ -88,6 +96,48 @@ GENERATE = [
         TIMESTAMP '2025-01-01 00:00:00' + (CAST(((i % {n_answered}) * 7919) % 60480000 + 3600 + (i % 400000) AS BIGINT) * INTERVAL '1 second'),
         NULL, 'F1', i, TIMESTAMP '2027-01-01 00:00:00'
     FROM {responses}""",
+]
+
+
+# A day of answers after the AS_OF build: {n_new} answers to invitations sent that day (to the
+# existing contacts), and {n_late} late answers to invitations sent 2 to 90 days before AS_OF that
+# had no answer yet; every row loaded after the AS_OF build.
+DAY = [
+    """INSERT INTO ops.survey_invitations (send_key, survey_id, run_id, cycle, program, survey_type, touchpoint,
+        contact_id, account_id, locale, status, claimed_at, sent_at, delivery_status)
+    SELECT 'KD' || CAST(i AS VARCHAR), 'SD' || CAST(i AS VARCHAR), 'bench-day', 'C0',
+        CASE WHEN i % 3 = 0 THEN 'transactional' ELSE 'relationship' END,
+        CASE WHEN i % 10 < 6 THEN 'nps' WHEN i % 10 < 8 THEN 'csat' ELSE 'ces' END,
+        CASE WHEN i % 3 = 0 THEN CASE i % 4 WHEN 0 THEN 'support_ticket_closed' WHEN 1 THEN 'purchase'
+            WHEN 2 THEN 'renewal' ELSE 'product_delivered' END END,
+        'P' || CAST((i * 7919) % {n_contacts} AS VARCHAR),
+        'A' || CAST(CAST(FLOOR(((i * 7919) % {n_contacts}) / 5.0) AS BIGINT) AS VARCHAR),
+        'en', 'sent', TIMESTAMP '2027-01-01 06:00:00' + (CAST(i % 36000 AS BIGINT) * INTERVAL '1 second'),
+        TIMESTAMP '2027-01-01 06:00:00' + (CAST(i % 36000 AS BIGINT) * INTERVAL '1 second'), 'delivered'
+    FROM {new}""",
+    """INSERT INTO ops.raw_responses (response_id, survey_id, survey_type, score, comment, responded_at, locale,
+        file_id, source_line, loaded_at)
+    SELECT 'RD' || CAST(i AS VARCHAR), 'SD' || CAST(i AS VARCHAR),
+        CASE WHEN i % 10 < 6 THEN 'nps' WHEN i % 10 < 8 THEN 'csat' ELSE 'ces' END,
+        CASE WHEN i % 10 < 6 THEN (i * 2654435761) % 1000003 % 11
+             WHEN i % 10 < 8 THEN 1 + (i * 2654435761) % 1000003 % 5
+             ELSE 1 + (i * 2654435761) % 1000003 % 7 END,
+        CASE WHEN i % 5 = 0 THEN 'Support never answered our ticket, slow response time.' END,
+        TIMESTAMP '2027-01-01 08:00:00' + (CAST(i % 36000 AS BIGINT) * INTERVAL '1 second'),
+        NULL, 'FD', i, TIMESTAMP '2027-01-02 05:00:00'
+    FROM {new}""",
+    """INSERT INTO ops.raw_responses (response_id, survey_id, survey_type, score, comment, responded_at, locale,
+        file_id, source_line, loaded_at)
+    SELECT 'RL' || CAST(rn AS VARCHAR), survey_id, survey_type,
+        CASE WHEN survey_type = 'nps' THEN rn % 11 WHEN survey_type = 'csat' THEN 1 + rn % 5 ELSE 1 + rn % 7 END,
+        NULL, sent_at + INTERVAL '1 day', NULL, 'FL', rn, TIMESTAMP '2027-01-02 05:00:00'
+    FROM (
+        SELECT i.survey_id, i.survey_type, i.sent_at, ROW_NUMBER() OVER (ORDER BY i.survey_id) AS rn
+        FROM ops.survey_invitations AS i
+        WHERE i.sent_at >= TIMESTAMP '2026-10-03 00:00:00' AND i.sent_at < TIMESTAMP '2026-12-30 00:00:00'
+            AND NOT EXISTS (SELECT 1 FROM ops.raw_responses AS r WHERE r.survey_id = i.survey_id)
+    ) AS x
+    WHERE rn <= {n_late}""",
 ]
 
 
@@ -153,6 +203,65 @@ def scenario_rebuild(url: str) -> dict:
     wh.dispose()
     return {"seconds": seconds, "cpu_s": cpu_s() - c0, "peak_mb": peak_mb(), "fct_rows": counts["fct_survey_responses"],
             "snapshot_s": snapshot_s, "snapshot_mb": snapshot.stat().st_size / 1e6 if snapshot else None}
+
+
+def scenario_incremental(url: str, rows: int, day_rows: int) -> dict:
+    """The day's answers loaded, an incremental build (timed), then a full rebuild of the same data (timed)."""
+    from nps import marts
+    from nps.config import load_config
+    from nps.warehouse import Warehouse
+
+    wh = Warehouse(url)
+    config = load_config()
+    s = sizes(rows)
+    n_late = day_rows // 20
+    series = SERIES[wh.dialect]
+    t0 = time.perf_counter()
+    with wh.begin() as conn:
+        for stmt in DAY:
+            wh.run_sql(conn, stmt.format(new=series.format(n=day_rows - n_late), n_late=n_late, n_contacts=s["n_contacts"]))
+    late = wh.scalar("SELECT COUNT(*) FROM ops.raw_responses WHERE file_id = 'FL'")
+    if int(late) != n_late:
+        raise SystemExit(f"only {late} of {n_late} late answers could be generated (too few unanswered invitations)")
+    if wh.dialect == "postgresql":
+        with wh.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")
+    load_s = time.perf_counter() - t0
+    t0, c0 = time.perf_counter(), cpu_s()
+    marts.rebuild(wh, DAY_AS_OF, config)
+    inc_s, inc_cpu = time.perf_counter() - t0, cpu_s() - c0
+    incremental = marts.published_schema(wh)
+    state = marts.build_state(wh, incremental)
+    if state["mode"] != "incremental":
+        raise SystemExit(f"the daily build was not incremental: {state['reason']}")
+    t0, c0 = time.perf_counter(), cpu_s()
+    marts.rebuild(wh, DAY_AS_OF, config, full_rebuild=True)
+    full_s, full_cpu = time.perf_counter() - t0, cpu_s() - c0
+    full = marts.published_schema(wh)
+    # Row for row: every mart of the incremental build against the full rebuild's, both ways.
+    differ = {}
+    if os.environ.get("NPS_BENCH_MARTS_COMPARE", "1") != "0":
+        for table in marts.MARTS:
+            n = wh.scalar(f"SELECT COUNT(*) FROM (SELECT * FROM {incremental}.{table} EXCEPT ALL "
+                          f"SELECT * FROM {full}.{table}) AS x")
+            m = wh.scalar(f"SELECT COUNT(*) FROM (SELECT * FROM {full}.{table} EXCEPT ALL "
+                          f"SELECT * FROM {incremental}.{table}) AS x")
+            if n or m:
+                differ[table] = [int(n), int(m)]
+    wh.dispose()
+    return {"load_s": load_s, "seconds": inc_s, "cpu_s": inc_cpu, "full_s": full_s, "full_cpu_s": full_cpu,
+            "changed_surveys": int(state["changed_surveys"]), "late": int(late), "differ": differ, "peak_mb": peak_mb()}
+
+
+def report_incremental(engine: str, r: dict) -> None:
+    if r["differ"]:
+        raise SystemExit(f"{engine}: incremental and full builds differ (rows only in one, other): {r['differ']}")
+    print(f"# {engine}: daily build after {DAY_ROWS} new answers ({r['late']} late), {r['changed_surveys']} surveys "
+          f"recomputed; every mart identical to the full rebuild of the same data in this run", flush=True)
+    bench(f"marts_incremental_{engine}_s", r["seconds"], "s")
+    bench(f"marts_incremental_{engine}_cpu_s", r["cpu_s"], "s")
+    bench(f"marts_incremental_{engine}_full_s", r["full_s"], "s")
+    bench(f"marts_incremental_{engine}_ratio", r["seconds"] / r["full_s"], "x")
 
 
 PULL_SQL = """
@@ -250,6 +359,8 @@ def main() -> int:
         bench(f"marts_duckdb_{label}_generate_s", gen["seconds"], "s")
         r = run_child("rebuild", duck_url)
         bench(f"marts_duckdb_{label}_rebuild_s", r["seconds"], "s")
+        inc = run_child("incremental", duck_url, str(DUCKDB_ROWS), str(DAY_ROWS))
+        report_incremental("duckdb", inc)
         bench(f"marts_duckdb_{label}_rebuild_cpu_s", r["cpu_s"], "s")
         bench(f"marts_duckdb_{label}_peak_mb", r["peak_mb"], "MB")
         bench(f"marts_duckdb_{label}_bi_snapshot_s", r["snapshot_s"], "s")
@@ -298,6 +409,8 @@ def main() -> int:
         # The client process's peak (the build runs in the server; its memory is not measured here).
         bench(f"marts_pg_{label}_client_peak_mb", r["peak_mb"], "MB")
         bench(f"marts_pg_{label}_responses_per_s", PG_ROWS / r["seconds"], "/s")
+        inc = run_child("incremental", pg_url, str(PG_ROWS), str(DAY_ROWS))
+        report_incremental("postgresql", inc)
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
@@ -311,6 +424,7 @@ if __name__ == "__main__":
         fn = {
             "generate": lambda: scenario_generate(args[0], int(args[1])),
             "rebuild": lambda: scenario_rebuild(args[0]),
+            "incremental": lambda: scenario_incremental(args[0], int(args[1]), int(args[2])),
             "sql_nps": lambda: scenario_sql_nps(args[0]),
             "pandas_nps": lambda: scenario_pandas_nps(args[0]),
         }[name]
