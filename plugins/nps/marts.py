@@ -86,8 +86,11 @@ INCREMENTAL: dict[str, str] = {
 }
 #: The score marts' grids are dense over every dimension value that ever answered.
 _PRUNE_VALUES = ("mart_nps", "mart_csat", "mart_ces")
-#: How the mart SQL files name the published build schema (incremental builds read it).
-PUBLISHED_TOKEN = "marts_published."
+#: How the mart SQL files name the base build's schema: the build an incremental build starts
+#: from (the staging schema's own last build, updated in place, or else the published build).
+BASE_TOKEN = "marts_base."
+#: Working tables of an incremental build (migration 040), emptied when a build starts.
+_WORKING = ("ops.mart_changed_surveys", "ops.mart_changed_accounts", "ops.mart_slices")
 #: Part of the fingerprint: bump when the incremental logic in this module changes meaning.
 INCREMENTAL_VERSION = "1"
 #: A watermark older than any data (an empty source table).
@@ -211,20 +214,20 @@ def _set_state(wh: Warehouse, conn, schema: str, status: str, as_of: datetime | 
 
 
 def run_mart_sql(wh: Warehouse, conn, name: str, schema: str, params: dict[str, Any] | None = None, *,
-                 incremental: bool = False, published: str | None = None, **variables: Any) -> int:
+                 incremental: bool = False, base: str | None = None, **variables: Any) -> int:
     """Run ``include/sql/marts/<name>.sql`` with ``marts_staging.`` pointing at ``schema``.
 
-    ``incremental`` renders the file's incremental branch (``marts_published.`` then points at
-    ``published``); ``variables`` are further template variables (e.g. ``mart``).
+    ``incremental`` renders the file's incremental branch (``marts_base.`` then points at
+    ``base``, the build it starts from); ``variables`` are further template variables.
     """
     if schema not in BUILD_SCHEMAS:
         raise ValueError(f"{schema!r} is not a build schema {BUILD_SCHEMAS}")
     path = wh.sql_path(f"marts/{name}")
     sql = render_mart_sql(path, incremental=incremental, **variables).replace(STAGING_TOKEN, f"{schema}.")
-    if PUBLISHED_TOKEN in sql:
-        if published not in BUILD_SCHEMAS or published == schema:
-            raise ValueError(f"{name}: an incremental step needs the published build schema, not {published!r}")
-        sql = sql.replace(PUBLISHED_TOKEN, f"{published}.")
+    if BASE_TOKEN in sql:
+        if base not in BUILD_SCHEMAS:
+            raise ValueError(f"{name}: an incremental step needs the base build schema, not {base!r}")
+        sql = sql.replace(BASE_TOKEN, f"{base}.")
     return wh.run_sql(conn, sql, params, source=str(path.relative_to(wh.sql_dir)))
 
 
@@ -276,42 +279,63 @@ def build_state(wh: Warehouse, schema: str) -> dict[str, Any] | None:
 
 
 def plan_build(wh: Warehouse, as_of: datetime, config: ProgramConfig, *, full_rebuild: bool = False) -> dict[str, Any]:
-    """Full or incremental, and why; with the fingerprint and the sources' watermarks now."""
+    """Full or incremental, from which base build, and why; with the fingerprint and the
+    sources' watermarks now.
+
+    The base is the staging schema's own last build when it was published and then retired (the
+    increment is applied in place: only the changed slices are rewritten), else the published
+    build (the unchanged rows are copied from it). A base qualifies when it was made by the same
+    mart logic and config (fingerprint), as of no later than this build, and no source rows at
+    or below its watermarks were deleted or loaded late with old stamps.
+    """
     as_of = _naive_utc(as_of)
-    published = published_schema(wh)
+    published, target = published_schema(wh), staging_schema(wh)
     fp = fingerprint(wh, config)
     path = wh.sql_path("marts/increments/watermarks")
     (marks,) = wh.query(path.read_text(encoding="utf-8").rstrip().rstrip(";"))
     stamps = [marks[k] for k in ("invitations_claimed_at", "invitations_sent_at", "invitations_updated_at") if marks[k]]
     plan: dict[str, Any] = {
-        "as_of": as_of, "published": published, "fingerprint": fp,
+        "as_of": as_of, "fingerprint": fp, "base": None,
         "responses_loaded_at": marks["responses_loaded_at"], "responses_count": int(marks["responses_count"]),
         "events_loaded_at": marks["events_loaded_at"], "events_count": int(marks["events_count"]),
         "invitations_stamp": max(stamps) if stamps else None, "invitations_count": int(marks["invitations_count"]),
     }
-    prev = build_state(wh, published)
-    status = _build_state(wh, published)["status"]
-    reason = None
-    if full_rebuild:
-        reason = "a full rebuild was asked for (full_rebuild)"
-    elif prev is None or status != "published":
-        reason = f"the published build schema {published} has no build record (first build, or built before incremental builds)"
-    elif prev["fingerprint"] != fp:
-        reason = "the mart logic or the config feeding it changed (fingerprint differs from the published build's)"
-    elif as_of < prev["as_of"]:
-        reason = f"as of {as_of} is before the published build's {prev['as_of']}"
+    reason = "a full rebuild was asked for (full_rebuild)" if full_rebuild else None
+    if not full_rebuild:
+        for base, wanted in ((target, "retired"), (published, "published")):
+            refused = _refuse_base(wh, base, wanted, as_of, fp)
+            if refused is None:
+                prev = build_state(wh, base)
+                plan.update(_watermark_params(prev), base=base, prev_as_of=prev["as_of"])
+                break
+            reason = reason or refused  # the staging schema's reason, else the published one's
+            if base == target:
+                reason = None  # falling back to the published build is no reason for a full rebuild yet
+    if plan["base"] is None:
+        plan["mode"], plan["reason"] = "full", reason or "no base build"
     else:
-        wm = _watermark_params(prev)
-        path = wh.sql_path("marts/increments/unchanged_counts")
-        (now,) = wh.query(path.read_text(encoding="utf-8").rstrip().rstrip(";"), wm)
-        moved = [k for k in ("responses_count", "events_count", "invitations_count") if int(now[k]) != int(prev[k])]
-        if moved:
-            reason = ("rows at or below the published build's watermarks were deleted or loaded with old stamps ("
-                      + ", ".join(f"{k}: {prev[k]} then, {now[k]} now" for k in moved) + ")")
-        plan.update(wm, prev_as_of=prev["as_of"])
-    plan["mode"] = "full" if reason else "incremental"
-    plan["reason"] = reason or f"changes since the published build as of {prev['as_of']}"
+        where = "in place" if plan["base"] == target else f"copying the rest from {plan['base']}"
+        plan["mode"], plan["reason"] = "incremental", f"changes since the build as of {plan['prev_as_of']} ({where})"
     return plan
+
+
+def _refuse_base(wh: Warehouse, base: str, wanted: str, as_of: datetime, fp: str) -> str | None:
+    """Why the marts in ``base`` cannot be the base of an incremental build (None: they can)."""
+    prev = build_state(wh, base)
+    status = _build_state(wh, base)["status"]
+    if prev is None or status != wanted:
+        return f"the build schema {base} has no complete build record (first build, or built before incremental builds)"
+    if prev["fingerprint"] != fp:
+        return f"the mart logic or the config feeding it changed (fingerprint differs from the build in {base})"
+    if as_of < prev["as_of"]:
+        return f"as of {as_of} is before the build in {base} ({prev['as_of']})"
+    path = wh.sql_path("marts/increments/unchanged_counts")
+    (now,) = wh.query(path.read_text(encoding="utf-8").rstrip().rstrip(";"), _watermark_params(prev))
+    moved = [k for k in ("responses_count", "events_count", "invitations_count") if int(now[k]) != int(prev[k])]
+    if moved:
+        return ("rows at or below the base build's watermarks were deleted or loaded with old stamps ("
+                + ", ".join(f"{k}: {prev[k]} then, {now[k]} now" for k in moved) + ")")
+    return None
 
 
 def _watermark_params(prev: dict[str, Any]) -> dict[str, Any]:
@@ -334,10 +358,12 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
     keywords = theme_keywords(config)
     plan = plan_build(wh, params["as_of"], config, full_rebuild=full_rebuild)
     incremental = plan["mode"] == "incremental"
+    base = plan["base"]
+    in_place = base == target
     log.info("marts build into %s: %s (%s)", target, plan["mode"], plan["reason"])
     if incremental:
         params.update({k: plan[k] for k in ("wm_responses", "wm_events", "wm_invitations", "prev_as_of")})
-    params["published"] = source
+        params["base"] = base
 
     def reset_staging(conn) -> None:
         _tune(wh, conn)
@@ -348,11 +374,13 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
             for table in _views_reading(wh, conn, target):
                 wh.run_sql(conn, f"CREATE OR REPLACE VIEW {PUBLISHED}.{table} AS SELECT * FROM {source}.{table}")
         for table in MARTS:
+            if in_place and table in INCREMENTAL:
+                continue  # the base of this build: only its changed slices are rewritten
             # Recreated with the published twin's exact shape, so both schemas stay alike and
             # the views can be repointed; dropping (not deleting) returns the space at once.
             wh.run_sql(conn, f"DROP TABLE IF EXISTS {target}.{table}")
             wh.run_sql(conn, f"CREATE TABLE {target}.{table} AS SELECT * FROM {source}.{table} WHERE 1 = 0")
-        for table in HELPERS:
+        for table in (*HELPERS, *_WORKING):
             wh.run_sql(conn, f"DELETE FROM {table}")
         # Until every step has run, staging is not auditable (a half-built schema never is).
         _set_state(wh, conn, target, "building")
@@ -374,8 +402,10 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
         started = time.perf_counter()
         with wh.begin() as conn:
             _tune(wh, conn)
-            run_mart_sql(wh, conn, "increments/changed_accounts", target, params, published=source)
-            run_mart_sql(wh, conn, "increments/changed_surveys", target, params, incremental=True, published=source)
+            run_mart_sql(wh, conn, "increments/changed_accounts", target, params, base=base)
+            run_mart_sql(wh, conn, "increments/changed_surveys", target, params, incremental=True, base=base)
+            # before the fact table changes: in place, these rows are about to be deleted
+            run_mart_sql(wh, conn, "increments/old_periods", target, params, base=base)
             if not wh.is_duckdb:
                 wh.run_sql(conn, "ANALYZE ops.mart_changed_surveys")
                 wh.run_sql(conn, "ANALYZE ops.mart_changed_accounts")
@@ -389,16 +419,16 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
         with wh.begin() as conn:
             _tune(wh, conn)
             if incremental and step in INCREMENTAL:
-                carried = run_mart_sql(wh, conn, "increments/carry_forward", target, params, incremental=True,
-                                       published=source, mart=step, kind=INCREMENTAL[step])
-                rows = run_mart_sql(wh, conn, step, target, params, incremental=True, published=source)
+                kept = run_mart_sql(wh, conn, "increments/carry_forward", target, None, incremental=True,
+                                    base=base, mart=step, kind=INCREMENTAL[step], in_place=in_place)
+                rows = run_mart_sql(wh, conn, step, target, params, incremental=True, base=base)
                 if step in _PRUNE_VALUES:
-                    run_mart_sql(wh, conn, "increments/prune_values", target, params, mart=step)
-                rows = f"{rows} recomputed + {carried} carried forward"
+                    run_mart_sql(wh, conn, "increments/prune_values", target, None, mart=step)
+                rows = f"{rows} recomputed, " + (f"{kept} deleted in place" if in_place else f"{kept} copied from {base}")
             else:
                 rows = run_mart_sql(wh, conn, step, target, params)
             if incremental and step == "calendar":
-                run_mart_sql(wh, conn, "increments/slices", target, params, incremental=True, published=source)
+                run_mart_sql(wh, conn, "increments/slices", target, params, incremental=True, base=base)
                 if not wh.is_duckdb:
                     wh.run_sql(conn, "ANALYZE ops.mart_slices")
             if not wh.is_duckdb and step in _ANALYZE_AFTER:
@@ -468,10 +498,9 @@ def audit(wh: Warehouse, config: ProgramConfig | None = None) -> list[str]:
         return []
     params = build_params(state["as_of"], config)
     built = build_state(wh, target)
-    # The rows an incremental build carried forward were audited when they were published:
+    # The rows an incremental build kept from its base build were audited when it was published:
     # the fact-table checks then look at the recomputed surveys and the carried-over counts.
     incremental = bool(built and built["mode"] == "incremental")
-    source = published_schema(wh)
     passed = []
     # One connection with the build's engine settings: the checks scan the 10M-row fact table,
     # and a fresh DuckDB connection would run them without the memory cap (peak RSS > 1 GB).
@@ -481,7 +510,7 @@ def audit(wh: Warehouse, config: ProgramConfig | None = None) -> list[str]:
         def run(check: str) -> None:
             path = wh.sql_path(f"marts/checks/{check}")
             text = render_mart_sql(path, incremental=incremental).replace(STAGING_TOKEN, f"{target}.")
-            (stmt,) = split_statements(text.replace(PUBLISHED_TOKEN, f"{source}."))
+            (stmt,) = split_statements(text)
             stmt = stmt.rstrip().rstrip(";")
             sql = f"SELECT * FROM ({stmt}) AS offending LIMIT {_EXAMPLES}"
             examples = [dict(r._mapping) for r in conn.execute(sa.text(sql), params)]

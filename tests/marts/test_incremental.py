@@ -126,31 +126,49 @@ def published_state(wh) -> dict:
     return marts.build_state(wh, marts.published_schema(wh))
 
 
-@pytest.mark.parametrize("scenario", list(SCENARIOS))
-def test_incremental_build_equals_full_build(warehouse, program_config, scenario):
+def _build_and_compare(wh, program_config, scenario: str, *, in_place: bool) -> None:
     d = Data()
     h = base(d)
-    d.load(warehouse)
-    marts.rebuild(warehouse, T1, program_config)
-    first = published_state(warehouse)
-    assert first["mode"] == "full" and "no build record" in first["reason"]
-    before = snapshot(warehouse)
+    d.load(wh)
+    marts.rebuild(wh, T1, program_config)
+    first = published_state(wh)
+    assert first["mode"] == "full" and "no complete build record" in first["reason"]
+    before = snapshot(wh)
+    if in_place:
+        # Yesterday's build, with nothing new: copies the first build into the other schema. From
+        # then on every build has a base of its own (the build before the published one).
+        marts.rebuild(wh, T1, program_config)
+        state = published_state(wh)
+        assert (state["mode"], state["changed_surveys"]) == ("incremental", 0) and "copying" in state["reason"]
+        assert snapshot(wh) == before
 
     mark = d.mark()
     for change in SCENARIOS[scenario]:
-        change(d, warehouse, h)
-    d.load(warehouse, since=mark)
-    marts.rebuild(warehouse, T2, program_config)
-    state = published_state(warehouse)
+        change(d, wh, h)
+    d.load(wh, since=mark)
+    marts.rebuild(wh, T2, program_config)
+    state = published_state(wh)
     assert (state["mode"], state["changed_surveys"]) == ("incremental", CHANGED[scenario])
-    incremental = snapshot(warehouse)
+    assert ("in place" if in_place else "copying the rest from") in state["reason"]
+    incremental = snapshot(wh)
 
-    marts.rebuild(warehouse, T2, program_config, full_rebuild=True)
-    assert published_state(warehouse)["mode"] == "full"
-    full = snapshot(warehouse)
+    marts.rebuild(wh, T2, program_config, full_rebuild=True)
+    assert published_state(wh)["mode"] == "full"
+    full = snapshot(wh)
     for table in marts.MARTS:
         assert incremental[table] == full[table], f"{scenario}: {table} differs between incremental and full"
     assert incremental != before
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_incremental_build_in_place_equals_full_build(warehouse, program_config, scenario):
+    """The daily case: the staging schema holds the build before the published one."""
+    _build_and_compare(warehouse, program_config, scenario, in_place=True)
+
+
+def test_incremental_build_copying_from_the_published_build_equals_full_build(warehouse, program_config):
+    """The first incremental build after a full one: the other schema has no build of its own."""
+    _build_and_compare(warehouse, program_config, "all_at_once", in_place=False)
 
 
 def _nps(wh, grain: str, start: date, dimension: str = "all", value: str = "all") -> tuple:

@@ -3,8 +3,8 @@
 -- fct_survey_responses is checked on survey_id only: each of its rows is one row of
 -- ops.raw_responses, whose primary key response_id determines survey_id, so unique survey_ids
 -- imply unique response_ids (a second pass over 10M rows saved).
--- An incremental build checks the recomputed surveys only: the rows carried forward were unique
--- when published and exclude every changed survey.
+-- An incremental build checks the recomputed surveys only: the rows kept from its base build
+-- were unique when published and exclude every changed survey.
 SELECT 'fct_survey_responses' AS mart, survey_id AS mart_key, COUNT(*) AS copies
 FROM marts_staging.fct_survey_responses
 {%- if incremental %}

@@ -1,10 +1,10 @@
 -- ops.mart_changed_surveys: the surveys whose fact row (and the slices it counts in) an
--- incremental build recomputes: new or re-sent answers (loaded after the published build's
+-- incremental build recomputes, since its base build (marts_base: the staging schema's own last
+-- build, or the published one): new or repeated answers (loaded after the base build's
 -- watermark, or answered between its as_of and this one), ledger rows claimed, sent or updated
 -- since, email events loaded since (or that happened between the two as_of), answers of contacts
--- whose role now differs from what the published fact table shows (changed or deleted contacts),
--- and every invitation of an account in ops.mart_changed_accounts.
-DELETE FROM ops.mart_changed_surveys;
+-- whose role now differs from what the base fact table shows (changed or deleted contacts), and
+-- every invitation of an account in ops.mart_changed_accounts.
 INSERT INTO ops.mart_changed_surveys (survey_id)
 SELECT survey_id FROM ops.raw_responses
 WHERE loaded_at > :wm_responses OR (responded_at >= :prev_as_of AND responded_at < :as_of)
@@ -23,7 +23,7 @@ WHERE e.send_key IS NULL AND e.survey_id IS NOT NULL
     AND (e.loaded_at > :wm_events OR (e.occurred_at >= :prev_as_of AND e.occurred_at < :as_of))
 UNION
 SELECT f.survey_id
-FROM marts_published.fct_survey_responses AS f
+FROM marts_base.fct_survey_responses AS f
 LEFT JOIN src.contacts AS c ON c.contact_id = f.contact_id
 WHERE f.role IS DISTINCT FROM c.role
 UNION

@@ -1,38 +1,37 @@
 -- ops.mart_slices: the periods an incremental build recomputes, after the fact table and the
 -- calendar are built. touched = the week, month and quarter of every changed survey's counted
--- answer, before (published fact table) and after (staging), plus calendar periods added or
--- removed since the published build. score_out (rows rebuilt in mart_nps/csat/ces) = touched and
+-- answer, before (base build, increments/old_periods.sql) and after (staging), plus calendar
+-- periods added or removed since the base build. score_out (rows rebuilt in mart_nps/csat/ces) = touched and
 -- the period after each (its previous-period comparison changes); score_in (answers read) =
 -- score_out and the period before each. account = touched. rates = the send periods of the
 -- changed surveys' invitations.
-DELETE FROM ops.mart_slices;
 INSERT INTO ops.mart_slices (slice, period_grain, period_start)
-WITH touched_at AS (
-    SELECT f.responded_at AS t
-    FROM marts_published.fct_survey_responses AS f
-    JOIN ops.mart_changed_surveys AS c ON c.survey_id = f.survey_id
-    UNION
-    SELECT f.responded_at AS t
+WITH days AS (
+    SELECT DISTINCT CAST(f.responded_at AS DATE) AS d
     FROM marts_staging.fct_survey_responses AS f
     JOIN ops.mart_changed_surveys AS c ON c.survey_id = f.survey_id
 ),
-touched_days AS (
-    SELECT DISTINCT CAST(t AS DATE) AS d FROM touched_at
-),
-touched AS (
-    SELECT DISTINCT 'week' AS period_grain, CAST(date_trunc('week', CAST(d AS TIMESTAMP)) AS DATE) AS period_start FROM touched_days
+fresh AS (
+    SELECT DISTINCT 'week' AS period_grain, CAST(date_trunc('week', CAST(d AS TIMESTAMP)) AS DATE) AS period_start FROM days
     UNION
-    SELECT DISTINCT 'month', CAST(date_trunc('month', CAST(d AS TIMESTAMP)) AS DATE) FROM touched_days
+    SELECT DISTINCT 'month', CAST(date_trunc('month', CAST(d AS TIMESTAMP)) AS DATE) FROM days
     UNION
-    SELECT DISTINCT 'quarter', CAST(date_trunc('quarter', CAST(d AS TIMESTAMP)) AS DATE) FROM touched_days
+    SELECT DISTINCT 'quarter', CAST(date_trunc('quarter', CAST(d AS TIMESTAMP)) AS DATE) FROM days
     UNION
     (SELECT period_grain, period_start FROM ops.mart_calendar
      EXCEPT
-     SELECT period_grain, period_start FROM ops.mart_build_calendar WHERE build_schema = :published)
+     SELECT period_grain, period_start FROM ops.mart_build_calendar WHERE build_schema = :base)
     UNION
-    (SELECT period_grain, period_start FROM ops.mart_build_calendar WHERE build_schema = :published
+    (SELECT period_grain, period_start FROM ops.mart_build_calendar WHERE build_schema = :base
      EXCEPT
      SELECT period_grain, period_start FROM ops.mart_calendar)
+)
+SELECT 'touched', period_grain, period_start FROM fresh
+EXCEPT
+SELECT slice, period_grain, period_start FROM ops.mart_slices;
+INSERT INTO ops.mart_slices (slice, period_grain, period_start)
+WITH touched AS (
+    SELECT period_grain, period_start FROM ops.mart_slices WHERE slice = 'touched'
 ),
 shifted AS (
     SELECT
