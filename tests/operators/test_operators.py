@@ -211,6 +211,13 @@ def test_marts_steps_and_publish_off(wh_conn):
     assert ctx["ti"].pushed["return_value"]["published"] is None
     published = BuildMartsOperator(task_id="p", steps=["publish"], **common).execute(_context())
     assert published["published"]["fct_survey_responses"] == 10
+    assert built["build_mode"] == "full"  # the first build: nothing to start from
+    # The next build is incremental; the templated full_rebuild (the DAG's Param) forces a full one.
+    again = BuildMartsOperator(task_id="b", steps=["build"], as_of="2026-12-02T05:30:00Z", **common).execute(_context())
+    assert again["build_mode"] == "incremental"
+    forced = BuildMartsOperator(task_id="b", steps=["build"], as_of="2026-12-02T05:30:00Z", full_rebuild="True",
+                                **common).execute(_context())
+    assert (forced["build_mode"], forced["build_reason"]) == ("full", "a full rebuild was asked for (full_rebuild)")
     assert wh_conn.scalar("SELECT nps FROM marts.mart_nps WHERE period_grain = 'month' AND dimension = 'all' "
                           "AND period_start = DATE '2026-10-01'") == 30
     assert [o.name for o in BuildMartsOperator(task_id="x", steps=["publish"]).outlets] == ["nps_marts"]
