@@ -3,12 +3,18 @@
 It owns the SQL in ``include/sql/marts/`` (one mart per file), ``include/sql/marts/checks/``
 (audit checks) and ``include/sql/marts/comments.sql``, and the schemas of migration 004: the
 published views ``marts.<mart>`` and two build schemas ``marts_blue`` / ``marts_green`` holding
-the tables (blue/green). Every build is a full rebuild from the raw tables, as of one instant:
+the tables (blue/green). Every build is as of one instant, incremental or full:
 
 1. ``build_staging``: the build schema that is not published is the staging schema: mark it
    ``building``, recreate its tables, load the comment-theme keywords from the program config,
    run the mart SQL files in order, one transaction each (in them ``marts_staging.`` names the
-   staging schema), then mark it ``built``. Rows never leave the warehouse.
+   staging schema), then mark it ``built``. Rows never leave the warehouse. ``plan_build``
+   decides between a full rebuild and an incremental one (migration 040, ``INCREMENTAL``): the
+   surveys, periods and accounts changed since a base build (the staging schema's own last
+   build, updated in place, else the published one, copied) are recomputed through the
+   incremental branch of the same SQL files (``include/sql/marts/increments/``,
+   ``_incremental_macros.sql.j2``; ``marts_base.`` names the base schema), the rest is kept.
+   ``ops.mart_build_state`` records each schema's build: mode, fingerprint, watermarks.
 2. ``audit``: run every check on staging (a check implied by others that passed is skipped); a
    check returns offending rows, and any row fails the build with ``MartCheckError`` naming the
    check and showing the offending values.
@@ -25,10 +31,10 @@ figures, the KPI reports) lives in ``nps.reports``. Nothing here imports Airflow
 
 from __future__ import annotations
 
-import logging
-import os
 import hashlib
 import json
+import logging
+import os
 import time
 from datetime import datetime, timedelta
 from typing import Any
