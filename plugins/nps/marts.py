@@ -298,7 +298,7 @@ def plan_build(wh: Warehouse, as_of: datetime, config: ProgramConfig, *, full_re
     published, target = published_schema(wh), staging_schema(wh)
     fp = fingerprint(wh, config)
     path = wh.sql_path("marts/increments/watermarks")
-    (marks,) = wh.query(path.read_text(encoding="utf-8").rstrip().rstrip(";"))
+    (marks,) = _query_tuned(wh, path.read_text(encoding="utf-8"))
     stamps = [marks[k] for k in ("invitations_claimed_at", "invitations_sent_at", "invitations_updated_at") if marks[k]]
     plan: dict[str, Any] = {
         "as_of": as_of, "fingerprint": fp, "base": None,
@@ -336,12 +336,20 @@ def _refuse_base(wh: Warehouse, base: str, wanted: str, as_of: datetime, fp: str
     if as_of < prev["as_of"]:
         return f"as of {as_of} is before the build in {base} ({prev['as_of']})"
     path = wh.sql_path("marts/increments/unchanged_counts")
-    (now,) = wh.query(path.read_text(encoding="utf-8").rstrip().rstrip(";"), _watermark_params(prev))
+    (now,) = _query_tuned(wh, path.read_text(encoding="utf-8"), _watermark_params(prev))
     moved = [k for k in ("responses_count", "events_count", "invitations_count") if int(now[k]) != int(prev[k])]
     if moved:
         return ("rows at or below the base build's watermarks were deleted or loaded with old stamps ("
                 + ", ".join(f"{k}: {prev[k]} then, {now[k]} now" for k in moved) + ")")
     return None
+
+
+def _query_tuned(wh: Warehouse, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Rows of one statement on a connection with the build's engine settings: the watermark
+    scans read 10M-row tables, and an uncapped DuckDB connection keeps what it read cached."""
+    with wh.begin() as conn:
+        _tune(wh, conn)
+        return [dict(r._mapping) for r in conn.execute(sa.text(sql.rstrip().rstrip(";")), dict(params or {}))]
 
 
 def _watermark_params(prev: dict[str, Any]) -> dict[str, Any]:
