@@ -147,3 +147,15 @@ def test_mart_loop_recovery_splits_next_answers_by_sla(built):
 def test_churn_risk_flags_the_overdue_detractor_case(built):
     risk = built.query("SELECT overdue_detractor_case, reasons FROM marts.mart_churn_risk WHERE account_id = 'A1'")[0]
     assert risk["overdue_detractor_case"] is True and "overdue detractor case" in risk["reasons"]
+
+
+def test_demo_summary_reads_the_sla_and_recovery_from_the_marts(built, tmp_path):
+    from nps.demo.loop import summarise
+
+    lines: list[str] = []
+    summarise(built, tmp_path, lines.append)
+    # Answers judged: S1, S5, S6, S7, S2, S3 (6), on time S5, S6, S2, S3; cases judged 5 (C-S9 not yet
+    # due), in time C-S3, C-S5, C-S6.
+    assert ("                SLA (marts): answers followed up on time 66.7% of 6; cases acted on by their due time "
+            "60.0% of 5; recovered at the next answer: cases acted on within the SLA 50.0% of 2, late or never "
+            "100.0% of 2") in lines
