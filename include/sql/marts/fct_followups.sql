@@ -7,6 +7,7 @@
 -- nobody has responded and the due time is still ahead of :as_of. For a case, the contact's next
 -- counted answer of the same survey type after the case opened, and whether it recovered (is no
 -- longer negative: not detractor, dissatisfied or high_effort).
+{% import '_categories.sql.j2' as cat -%}
 INSERT INTO marts_staging.fct_followups (
     as_of, survey_id, survey_type, score, category, rule, template, referral_ask, status, reason, responded_at,
     response_date, email_due_at, sent_at, changed_after_send, account_id, account_name, industry, segment, region,
@@ -51,7 +52,7 @@ SELECT
          THEN CAST(ROUND(CAST(EXTRACT(EPOCH FROM (x.first_response_at - x.responded_at)) / 3600.0 AS DECIMAL(18, 6)), 2) AS DECIMAL(12, 2))
     END,
     n.responded_at, n.score, n.category,
-    CASE WHEN n.category IS NOT NULL THEN n.category NOT IN ('detractor', 'dissatisfied', 'high_effort') END
+    CASE WHEN n.category IS NOT NULL THEN n.category NOT IN {{ cat.sql_list(cat.NEGATIVE) }} END
 FROM answers AS x
 LEFT JOIN src.accounts AS a ON a.account_id = x.account_id
 LEFT JOIN next_answers AS n ON n.case_id = x.case_id AND n.rn = 1;

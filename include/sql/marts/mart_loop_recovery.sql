@@ -4,6 +4,7 @@
 -- how the contact's next counted answer of the same survey type came out, split by whether the
 -- owner acted on the case within its SLA. Cases whose SLA is still running (nobody acted, not
 -- yet due) belong to neither side and are left out. Every share comes with its counts.
+{% import '_categories.sql.j2' as cat -%}
 INSERT INTO marts_staging.mart_loop_recovery (
     period_grain, period_start, period_end, survey_type, contacted_within_sla, cases, with_next_answer,
     next_positive, next_neutral, next_negative, recovered, recovered_pct, next_positive_pct, mean_case_score,
@@ -25,9 +26,9 @@ agg AS (
         b.survey_type, b.within_sla AS contacted_within_sla,
         CAST(COUNT(*) AS BIGINT) AS cases,
         CAST(COUNT(b.next_score) AS BIGINT) AS with_next_answer,
-        CAST(SUM(CASE WHEN b.next_category IN ('promoter', 'satisfied', 'easy') THEN 1 ELSE 0 END) AS BIGINT) AS next_positive,
-        CAST(SUM(CASE WHEN b.next_category IN ('passive', 'neutral') THEN 1 ELSE 0 END) AS BIGINT) AS next_neutral,
-        CAST(SUM(CASE WHEN b.next_category IN ('detractor', 'dissatisfied', 'high_effort') THEN 1 ELSE 0 END) AS BIGINT) AS next_negative,
+        CAST(SUM(CASE WHEN b.next_category IN {{ cat.sql_list(cat.POSITIVE) }} THEN 1 ELSE 0 END) AS BIGINT) AS next_positive,
+        CAST(SUM(CASE WHEN b.next_category IN {{ cat.sql_list(cat.NEUTRAL) }} THEN 1 ELSE 0 END) AS BIGINT) AS next_neutral,
+        CAST(SUM(CASE WHEN b.next_category IN {{ cat.sql_list(cat.NEGATIVE) }} THEN 1 ELSE 0 END) AS BIGINT) AS next_negative,
         AVG(CAST(b.score AS DOUBLE PRECISION)) AS mean_case_score,
         AVG(CAST(b.next_score AS DOUBLE PRECISION)) AS mean_next_score
     FROM base AS b
