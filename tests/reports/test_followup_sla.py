@@ -54,3 +54,21 @@ def test_followup_sla_by_industry_and_not_by_other_dimensions(built):
     assert (retail.status, retail.current) == ("no_data", None)
     smb = report_data(built, CFG, OCT, Audience("smb", "segment", "SMB")).kpi("followup_sla_pct")
     assert (smb.status, smb.note) == ("not_available", "not_by_dimension")
+
+
+@pytest.mark.parametrize("locale", ["en", "pl"])
+def test_qbr_owner_page_lists_the_open_cases(built, locale):
+    from nps.reports.qbr import owner_pages
+
+    (page,) = owner_pages(built, CFG, period_of("quarterly", date(2026, 10, 1)), locale=locale)
+    assert page.owner == "Alice"
+    # Open or in progress at the build: C-S1, C-S3, C-S5, C-S7 (due 10-07), C-S9 (due 10-22); C-S6 resolved.
+    assert [c["case_id"] for c in page.accounts[0]["cases"]] == ["C-S1", "C-S3", "C-S5", "C-S7", "C-S9"]
+    line = {"en": "  open feedback cases: C-S1 (NPS 3, due 2026-10-07, overdue); C-S3 (CSAT 1, due 2026-10-07); "
+                  "C-S5 (NPS 2, due 2026-10-07); C-S7 (NPS 6, due 2026-10-07); C-S9 (NPS 4, due 2026-10-22, overdue)\n",
+            "pl": "  otwarte sprawy z ankiet: C-S1 (NPS 3, termin 2026-10-07, po terminie); C-S3 (CSAT 1, termin 2026-10-07); "
+                  "C-S5 (NPS 2, termin 2026-10-07); C-S7 (NPS 6, termin 2026-10-07); C-S9 (NPS 4, termin 2026-10-22, "
+                  "po terminie)\n"}[locale]
+    assert line in page.text
+    assert "once follow-ups exist" not in page.html and "gdy powstanie ich obsługa" not in page.html
+    assert ("C-S1 (NPS 3, " in page.html) and ('class="high"' in page.html or "color" in page.html)
