@@ -349,8 +349,9 @@ class Followups(_Strict):
     # A detractor on an account with at least this ARR is urgent: its own alert email at once.
     urgent_arr_threshold: Annotated[float, Field(gt=0)] | None = None
     # The language of staff emails (owner alerts, escalations, digest): owner_locales by owner
-    # address, a contact's own locale (cs_lead, escalation, digest), else staff_locale.
-    staff_locale: str = "en"
+    # address, a contact's own locale (cs_lead, escalation, digest), else staff_locale (default:
+    # program.default_locale).
+    staff_locale: str | None = None
     owner_locales: dict[str, str] = Field(default_factory=dict)
     rules: dict[SurveyType, dict[str, Annotated[FollowupRule, BeforeValidator(_rule)]]] = Field(default_factory=_default_rules)
     sla: Sla = Sla()
@@ -396,12 +397,13 @@ class Followups(_Strict):
                 raise ValueError(f"escalation[{i}].after_hours: must be later than level {i} ({self.escalation[i - 1].after_hours} h)")
         return self
 
-    def staff_locale_for(self, email: str | None, contact: Contact | None = None) -> str:
-        """The language of a staff email to ``email`` (see ``owner_locales``)."""
+    def staff_locale_for(self, email: str | None, contact: Contact | None = None, default: str = "en") -> str:
+        """The language of a staff email to ``email`` (see ``owner_locales``); ``default`` is the
+        program's default locale, used when ``staff_locale`` is not set."""
         if contact is not None and contact.locale:
             return contact.locale
         by_email = {k.strip().lower(): v for k, v in self.owner_locales.items()}
-        return by_email.get((email or "").strip().lower(), self.staff_locale)
+        return by_email.get((email or "").strip().lower(), self.staff_locale or default)
 
     def rule(self, survey_type: str, category: str) -> FollowupRule | None:
         return self.rules.get(SurveyType(survey_type), {}).get(category)
@@ -454,7 +456,7 @@ def _check_followup_templates(f: Followups, locales: list[str]) -> None:
     for i, c in enumerate(f.digest):
         if not c.email:
             raise ValueError(f"followups.digest[{i}].email: empty")
-    if f.staff_locale not in locales:
+    if f.staff_locale is not None and f.staff_locale not in locales:
         raise ValueError(f"followups.staff_locale: {f.staff_locale!r} is not in program.locales {locales}")
     for email, loc in f.owner_locales.items():
         if "@" not in email:

@@ -82,3 +82,13 @@ def test_short_forms():
     assert f.rule("ces", "neutral").template is None
     # A survey type given replaces that type's rules; the others keep their defaults.
     assert f.rule("ces", "high_effort") is None and f.rule("nps", "detractor").case
+
+
+def test_staff_language_defaults_to_the_programs_and_follows_owner_and_contact():
+    pl_only = parse_config({**CONFIG, "program": {**CONFIG["program"], "locales": ["pl"], "default_locale": "pl"}})
+    f = pl_only.followups
+    assert f.staff_locale is None and f.staff_locale_for("anyone@example.com", None, "pl") == "pl"
+    g = parse_config({**CONFIG, "followups": {"owner_locales": {"Olek@Example.com": "pl"},
+                                              "cs_lead": {"email": "lead@example.com", "locale": "pl"}}}).followups
+    assert g.staff_locale_for(" olek@example.com ") == "pl" and g.staff_locale_for("alice@example.com") == "en"
+    assert g.staff_locale_for("lead@example.com", g.cs_lead) == "pl"

@@ -265,7 +265,7 @@ def owner_alerts(wh: Warehouse, config: ProgramConfig, transport, *, now: dateti
     urgent_batches, batches = [], []
     assignments: list[tuple[str, list[str]]] = []
     for (email, name, unrouted), cases in sorted(groups.items()):
-        locale = f.staff_locale_for(email, f.cs_lead if unrouted else None)
+        locale = f.staff_locale_for(email, f.cs_lead if unrouted else None, config.program.default_locale)
         # Urgent cases: one email each, at once, under their own key (kept when an attempt set it).
         for c in cases:
             if is_urgent(c, config):
@@ -369,7 +369,7 @@ def escalate(wh: Warehouse, config: ProgramConfig, transport, *, now: datetime, 
             continue
         batches.append(_staff_batch(config, "escalation", {"level": level, "levels": len(levels)}, cases=[c],
                                     send_key=f"escalation/{c['case_id']}/{level}", email=to.email, name=to.name,
-                                    folder=folder, category="escalation", locale=f.staff_locale_for(to.email, to)))
+                                    folder=folder, category="escalation", locale=f.staff_locale_for(to.email, to, config.program.default_locale)))
         result.by_level[str(level)] = result.by_level.get(str(level), 0) + 1
     result.emails = result.cases = len(batches)
     if dry_run or not batches:
@@ -400,7 +400,7 @@ def digest(wh: Warehouse, config: ProgramConfig, transport, *, now: datetime, ru
     ctx = {"day": day, "counts": {k: int(v or 0) for k, v in counts.items()}}
     batches = [_staff_batch(config, "digest", ctx, cases=overdue, send_key=f"digest/{day}/{recipient_hash(r.email)}",
                             email=r.email, name=r.name, folder=folder, category="digest",
-                            locale=f.staff_locale_for(r.email, r)) for r in f.digest]
+                            locale=f.staff_locale_for(r.email, r, config.program.default_locale)) for r in f.digest]
     result.emails, result.cases = len(batches), len(overdue)
     if dry_run:
         return result
