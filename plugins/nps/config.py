@@ -358,6 +358,7 @@ class Followups(_Strict):
     escalation: list[EscalationLevel] = Field(default_factory=list)
     digest: list[Contact] = Field(default_factory=list)
     digest_hour: Annotated[int, Field(ge=0, le=23)] = 8  # the digest goes out with the first run after this local hour
+    owner_digest: bool = False  # also a daily digest to each account owner of their open and overdue cases
     crm_webhook: CrmWebhook = CrmWebhook()
 
     @model_validator(mode="before")

@@ -114,3 +114,24 @@ def test_escalation_in_the_escalation_contacts_language(warehouse, tmp_path, mon
     assert res.cases == 3
     subjects = sorted(m["Subject"] for m in _msgs(tmp_path / "f2")["lead@example.com"])
     assert subjects[0] == "Eskalacja poziomu 1: sprawa C-S01 (Smith & Sons) jest po terminie"
+
+
+def test_owner_digest_in_each_owners_language(warehouse, tmp_path, monkeypatch):
+    from nps.followups.cases import digest
+
+    monkeypatch.setenv("NPS_FAKE_NOW", FRI.isoformat())
+    _setup(warehouse)
+    cfg = fconfig(owner_digest=True, owner_locales={"olek@example.com": "pl"})
+    box = OutboxTransport(tmp_path)
+    res = digest(warehouse, cfg, box, now=FRI, run_id="run1", folder="f1")
+    assert (res.emails, res.cases) == (3, 3)  # the CS lead (no case overdue yet), Alice (1), Olek (2)
+    msgs = _msgs(tmp_path / "f1")
+    (alice,) = msgs["alice@example.com"]
+    assert alice["Subject"] == "Your feedback cases 2026-10-09: 1 open, 0 overdue"
+    assert "- C-S01 · Smith & Sons · Jo P1 · NPS 2 (detractor)" in alice.get_body("plain").get_content()
+    (olek,) = msgs["olek@example.com"]
+    assert olek["Subject"] == "Twoje sprawy z ankiet 2026-10-09: otwarte 2, po terminie 0"
+    text = olek.get_body("plain").get_content()
+    assert "C-S02 · Big <Co>" in text and "C-S03 · Big <Co>" in text and "Big &lt;Co&gt;" in olek.get_body("html").get_content()
+    # Once per owner per local day.
+    assert digest(warehouse, cfg, box, now=FRI + timedelta(hours=2), run_id="run2", folder="f2").ledger["already_sent"] == 3

@@ -16,7 +16,8 @@
   (``escalation/<case_id>/<level>``), when the SLA clock has run ``after_hours`` past its due
   time. A case marked in progress or resolved stops climbing.
 - **Digest.** One email per digest recipient per local day (``digest/<day>/<recipient hash>``),
-  sent by the first run after ``digest_hour``.
+  sent by the first run after ``digest_hour``; with ``followups.owner_digest`` also one per
+  account owner with open cases (``owner-digest/<day>/<owner hash>``).
 - **Case files.** ``cases/*.csv`` in the landing area (``case_id,status[,note,updated_at,updated_by]``)
   move cases forward (open → in_progress → resolved) with the ingestion's audit discipline: every
   row read is applied, quarantined (unknown case, bad status, a backward transition) or a
@@ -386,23 +387,43 @@ def escalate(wh: Warehouse, config: ProgramConfig, transport, *, now: datetime, 
 # -- digest -----------------------------------------------------------------------------------------
 def digest(wh: Warehouse, config: ProgramConfig, transport, *, now: datetime, run_id: str, folder: str,
            dry_run: bool = False) -> StaffResult:
-    """The daily digest to ``followups.digest``, once per local day after ``digest_hour``."""
+    """The daily digest to ``followups.digest``, once per local day after ``digest_hour``; with
+    ``followups.owner_digest`` also one to each account owner with open cases (their open and
+    overdue cases, ``owner-digest/<day>/<owner hash>``), in the owner's language."""
     from datetime import UTC
 
     f = config.followups
     result = StaffResult()
     local = now.replace(tzinfo=UTC).astimezone(ZoneInfo(f.timezone))
-    if not f.digest or local.hour < f.digest_hour:
+    if not (f.digest or f.owner_digest) or local.hour < f.digest_hour:
         return result
     day = local.strftime("%Y-%m-%d")
-    counts = wh.query(wh.read_sql("followups/digest_counts"), {"now": now, "since": now - timedelta(hours=24)})[0]
-    overdue = enrich(wh, wh.query(wh.read_sql("followups/cases_detail"), {"which": "digest", "now": now, "levels": 0}))
-    ctx = {"day": day, "counts": {k: int(v or 0) for k, v in counts.items()}}
-    batches = [_staff_batch(config, "digest", ctx, cases=overdue, send_key=f"digest/{day}/{recipient_hash(r.email)}",
-                            email=r.email, name=r.name, folder=folder, category="digest",
-                            locale=f.staff_locale_for(r.email, r, config.program.default_locale)) for r in f.digest]
-    result.emails, result.cases = len(batches), len(overdue)
-    if dry_run:
+    batches = []
+    if f.digest:
+        counts = wh.query(wh.read_sql("followups/digest_counts"), {"now": now, "since": now - timedelta(hours=24)})[0]
+        overdue = enrich(wh, wh.query(wh.read_sql("followups/cases_detail"), {"which": "digest", "now": now, "levels": 0}))
+        ctx = {"day": day, "counts": {k: int(v or 0) for k, v in counts.items()}}
+        batches += [_staff_batch(config, "digest", ctx, cases=overdue, send_key=f"digest/{day}/{recipient_hash(r.email)}",
+                                 email=r.email, name=r.name, folder=folder, category="digest",
+                                 locale=f.staff_locale_for(r.email, r, config.program.default_locale)) for r in f.digest]
+        result.cases = len(overdue)
+    if f.owner_digest:
+        mine: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for c in wh.query(wh.read_sql("followups/cases_detail"), {"which": "owner_digest", "now": now, "levels": 0}):
+            if _valid(c["owner_email"]):  # cases without an owner address are in the CS lead's digest
+                mine.setdefault((c["owner_email"].strip().lower(), c["owner_name"] or ""), []).append(c)
+        for (email, name), cases in sorted(mine.items()):
+            cases = enrich(wh, cases)
+            counts = {"open": sum(c["status"] == "open" for c in cases),
+                      "in_progress": sum(c["status"] == "in_progress" for c in cases),
+                      "overdue": sum(c["due_at"] <= now for c in cases)}
+            batches.append(_staff_batch(config, "owner_digest", {"day": day, "counts": counts}, cases=cases,
+                                        send_key=f"owner-digest/{day}/{recipient_hash(email)}", email=email, name=name,
+                                        folder=folder, category="owner-digest",
+                                        locale=f.staff_locale_for(email, None, config.program.default_locale)))
+            result.cases += len(cases)
+    result.emails = len(batches)
+    if dry_run or not batches:
         return result
     lr = _send(wh, config, batches, transport, scope="digest", kind="digest", run_id=run_id)
     result.ledger = lr.as_dict()
