@@ -53,7 +53,7 @@ def summarise(wh: Warehouse, outbox: str | Path, say: Say) -> None:
     if not dec:
         return
     total = sum(int(r["n"]) for r in dec)
-    say(f"6. closing the loop  {total} counted answers, each with a recorded decision: "
+    say(f"5. closing the loop  {total} counted answers, each with a recorded decision: "
         + ", ".join(f"{int(r['n'])} {r['status'].replace('_', ' ')}" for r in dec))
     cat = _rows(wh, "SELECT survey_type, category, COUNT(*) AS n, SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END) AS sent "
                     "FROM ops.followup_decisions GROUP BY survey_type, category ORDER BY survey_type, category")
