@@ -1,0 +1,174 @@
+"""Rerun safety of the emailing DAGs, counted at the SendGrid-compatible server: ``nps_close_the_loop``
+and ``nps_kpi_reports_weekly`` / ``_monthly`` / ``_quarterly`` (dispatch, ingestion and marts:
+tests/dags/test_rerun_safety.py).
+
+Every email goes through the real ``nps_sendgrid`` connection to the strict fake SendGrid server
+(tests/support/sendgrid_server.py) the test starts; the outbox stays empty. For each DAG: run its
+intervals (a week of hourly close-the-loop instants, a day apart; weeks, months and a quarter of
+reports), run the last interval again, clear each task alone and rerun it (every other task of the
+run marked success, Airflow's ``mark_success_pattern``), and backfill the same intervals again.
+After every step the warehouse holds what it held after the first pass (decisions, cases, case
+history, ledger rows with their send counts) and the server has received every intended recipient
+exactly once: one request body per send key, never two.
+
+A worker SIGKILLed in the middle of each email-sending task is in tests/dags/test_sigkill_emails.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pendulum
+import pytest
+
+from tests.cohorts.helpers import account, contact
+from tests.followups.helpers import answer, answers, seed
+from tests.support.sendgrid_server import DEFAULT_API_KEY, FakeSendGrid
+
+ROOT = Path(__file__).resolve().parents[2]
+# Close the loop: the hourly run at :10, once a day for a week (Fri 2026-10-09 .. Thu 2026-10-15),
+# 14:10 in Warsaw (after the digest hour), the answers in on Friday morning.
+LOOP_DAYS = [datetime(2026, 10, d, 12, 10) for d in range(9, 16)]
+ANSWERED = datetime(2026, 10, 9, 7, 10)
+
+LOOP_SNAPSHOT = {
+    "decisions": "SELECT survey_id, response_id, status, template, send_key, reason FROM ops.followup_decisions",
+    "cases": "SELECT case_id, status, escalation_level, owner_alert_key, owner_alerted_at, escalated_at FROM ops.followup_cases",
+    "history": "SELECT case_id, seq, event, from_status, to_status, detail FROM ops.followup_case_history",
+    "ledger": "SELECT send_key, kind, scope, status, sends, recipient_hash FROM ops.message_ledger",
+}
+REPORTS_SNAPSHOT = {
+    "ledger": "SELECT send_key, kind, scope, status, sends, recipient_hash FROM ops.message_ledger",
+}
+
+
+def _dags():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    return bag.dags
+
+
+def _states(dr) -> dict[str, str]:
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return {ti.task_id: str(ti.state).rsplit(".", 1)[-1].lower() for ti in dr.get_task_instances(session=session)}
+
+
+def received(sg: FakeSendGrid) -> Counter:
+    """How often the server accepted each send key (one personalization per recipient)."""
+    return Counter(a["send_key"] for a in sg.accepted_custom_args())
+
+
+def addressed(sg: FakeSendGrid) -> Counter:
+    """How often the server accepted a message for each (send key, address)."""
+    return Counter((p["custom_args"]["send_key"], p["to"][0]["email"]) for body in sg.accepted
+                   for p in body["personalizations"])
+
+
+def snapshot(wh, queries: dict[str, str]) -> dict:
+    return {k: sorted((tuple(r.values()) for r in wh.query(sql)), key=repr) for k, sql in queries.items()}
+
+
+@pytest.fixture
+def sendgrid(airflow_db, tmp_path, monkeypatch):
+    """The fake SendGrid server behind the nps_sendgrid connection; the outbox must stay empty."""
+    with FakeSendGrid() as sg:
+        monkeypatch.setenv("AIRFLOW_CONN_NPS_SENDGRID", json.dumps(
+            {"conn_type": "generic", "password": DEFAULT_API_KEY, "extra": {"host": sg.url, "timeout": 10}}))
+        monkeypatch.delenv("NPS_EMAIL_TRANSPORT", raising=False)
+        monkeypatch.setenv("NPS_OUTBOX_DIR", str(tmp_path / "outbox"))
+        monkeypatch.setenv("NPS_LANDING_URI", str(tmp_path / "landing"))
+        yield sg
+    assert not (tmp_path / "outbox").exists(), "an email went to the outbox instead of SendGrid"
+
+
+def _runner(dags, monkeypatch):
+    def run(dag_id: str, instant: datetime, only: str | None = None, expect: dict[str, str] | None = None):
+        # only=<task>: the run as the on-call engineer leaves it after clearing that one task.
+        monkeypatch.setenv("NPS_FAKE_NOW", instant.isoformat())
+        pattern = f"^(?!{only}$)" if only else None
+        dr = dags[dag_id].test(logical_date=pendulum.instance(instant, tz="UTC"), mark_success_pattern=pattern)
+        states = _states(dr)
+        if expect is not None:
+            if only:  # the others are marked success (a task that skips itself still says skipped)
+                assert states[only] == expect[only], (dag_id, instant, only, states)
+            else:
+                assert states == expect, (dag_id, instant, states)
+        return dr
+
+    return run
+
+
+# -- nps_close_the_loop ----------------------------------------------------------------------------
+def _loop_data(wh) -> None:
+    """Two accounts (A2's owner address is unusable: its cases go to the CS lead) and five answers."""
+    a2 = {**account("A2", name="Baltic Freight"), "owner_email": "n/a", "owner_name": "Bob"}
+    seed(wh, [("S1", "P1", "nps", "en"), ("S2", "P2", "nps", "pl"), ("S3", "P3", "ces", "en"),
+              ("S4", "P4", "nps", "en"), ("S5", "P5", "nps", "en")],
+         accounts=[account("A1", name="Smith & Sons"), a2],
+         contacts=[contact("P1", "A1"), contact("P2", "A1", locale="pl", first="Zoë"), contact("P3", "A2"),
+                   contact("P4", "A1"), contact("P5", "A2")])
+    answers(wh, [answer("S1", "nps", 10, ANSWERED), answer("S2", "nps", 3, ANSWERED, comment="Za drogo"),
+                 answer("S3", "ces", 2, ANSWERED), answer("S4", "nps", 7, ANSWERED),
+                 answer("S5", "nps", 10, ANSWERED - timedelta(days=30))])  # too old to email: recorded only
+
+
+LOOP_TASKS = ["migrate_warehouse", "apply_case_files", "decide_followups", "send_followups", "alert_owners",
+              "escalate_cases", "send_digest", "post_crm_events"]
+LOOP_OK = {**{t: "success" for t in LOOP_TASKS[:-1]}, "post_crm_events": "skipped"}
+
+
+@pytest.mark.timeout(1200)
+def test_close_the_loop_reruns_clears_and_backfills_send_each_email_once(sendgrid, warehouse, monkeypatch):
+    from nps.ledger import recipient_hash
+
+    sg, wh = sendgrid, warehouse
+    monkeypatch.setenv("AIRFLOW_CONN_NPS_WAREHOUSE", wh.url)
+    _loop_data(wh)
+    dags = _dags()
+    run = _runner(dags, monkeypatch)
+    dag_id = "nps_close_the_loop"
+    assert sorted(dags[dag_id].task_ids) == sorted(LOOP_TASKS)
+
+    for day in LOOP_DAYS:  # the week, as the scheduler runs it
+        run(dag_id, day, expect=LOOP_OK)
+    first = snapshot(wh, LOOP_SNAPSHOT)
+    sent = received(sg)
+    # Worked out by hand: follow-ups for S1 (promoter), S2 (detractor, pl), S3 (high effort) and
+    # S4 (passive), none for S5 (older than max_answer_age_days); one alert to A1's owner (case
+    # C-S2) and one to the CS lead (C-S3, A2 has no usable owner address); both cases overdue on Tuesday
+    # (level 1) and a day later (level 2); one digest a day to the CS lead, Friday to Thursday.
+    kinds = Counter(k.split("/", 1)[0] for k in sent)
+    assert kinds == {"followup": 4, "alert": 2, "escalation": 4, "digest": 7}, kinds
+    assert set(sent.values()) == {1} and sum(sent.values()) == 17
+    assert {k for k in sent if k.startswith("followup/")} == {"followup/S1", "followup/S2", "followup/S3", "followup/S4"}
+    assert {k for k in sent if k.startswith("escalation/")} == {f"escalation/C-S{s}/{lvl}" for s in (2, 3) for lvl in (1, 2)}
+    lead = recipient_hash("cs-lead@example.com")
+    assert {k for k in sent if k.startswith("digest/")} == {f"digest/2026-10-{d:02d}/{lead}" for d in range(9, 16)}
+    to = addressed(sg)
+    assert sorted(a for (k, a) in to if k.startswith("alert/")) == ["alice@example.com", "cs-lead@example.com"]
+    assert sorted(a for (k, a) in to if k.startswith("escalation/")) == [
+        "cs-lead@example.com", "cs-lead@example.com", "vp-customer-success@example.com", "vp-customer-success@example.com"]
+    assert {(r[0], r[3], r[4]) for r in first["ledger"]} == {(k, "sent", 1) for k in sent}
+    assert {r[0]: r[2] for r in first["decisions"]} == {"S1": "sent", "S2": "sent", "S3": "sent", "S4": "sent",
+                                                       "S5": "not_needed"}
+    assert {r[0]: r[2] for r in first["cases"]} == {"C-S2": 2, "C-S3": 2}
+
+    # The last interval again, then each task of it cleared alone and rerun.
+    run(dag_id, LOOP_DAYS[-1], expect=LOOP_OK)
+    assert snapshot(wh, LOOP_SNAPSHOT) == first and received(sg) == sent
+    for task in LOOP_TASKS[:-1]:
+        run(dag_id, LOOP_DAYS[-1], only=task, expect=LOOP_OK)
+        assert snapshot(wh, LOOP_SNAPSHOT) == first, task
+        assert received(sg) == sent, task
+    # A backfill over the processed week: every interval again, in order; nothing new, nobody twice.
+    for day in LOOP_DAYS:
+        run(dag_id, day, expect=LOOP_OK)
+        assert snapshot(wh, LOOP_SNAPSHOT) == first, day
+    assert received(sg) == sent and len(sg.accepted) == len(sg.requests)
