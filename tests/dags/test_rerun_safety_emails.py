@@ -172,3 +172,77 @@ def test_close_the_loop_reruns_clears_and_backfills_send_each_email_once(sendgri
         run(dag_id, day, expect=LOOP_OK)
         assert snapshot(wh, LOOP_SNAPSHOT) == first, day
     assert received(sg) == sent and len(sg.accepted) == len(sg.requests)
+
+
+# -- nps_kpi_reports_weekly / _monthly / _quarterly ------------------------------------------------
+#: Each DAG's runs (dag.test infers the data interval that ends at the logical date, as a manual
+#: run does): weeks 2026-11-09..15 and 16..22, October and November, the fourth quarter.
+REPORT_RUNS = {
+    "weekly": [datetime(2026, 11, 16, 6, 30), datetime(2026, 11, 23, 6, 30)],
+    "monthly": [datetime(2026, 11, 1, 6, 30), datetime(2026, 12, 1, 6, 30)],
+    "quarterly": [datetime(2027, 1, 1, 6, 30)],
+}
+# The recipients, from the config below: weekly: one a week; monthly: the company report to two (en,
+# pl) and each of the three segment reports to its lead, every month (a segment with too few answers
+# still gets its report, saying so); quarterly: the company pack to one and Alice Morgan's owner page.
+REPORT_RECIPIENTS = {
+    "nps_kpi_reports_weekly": {"cx@example.com": 2},
+    "nps_kpi_reports_monthly": {"vp@example.com": 2, "zarzad@example.com": 2, "enterprise@example.com": 2,
+                                "fintech-lead@example.com": 2, "retail-lead@example.com": 2},
+    "nps_kpi_reports_quarterly": {"vp@example.com": 1, "alice.morgan@example.com": 1},
+}
+
+
+@pytest.mark.timeout(1200)
+def test_kpi_reports_rerun_clear_and_backfill_send_each_report_once(sendgrid, duckdb_url, program_config, tmp_path,
+                                                                   monkeypatch):
+    import yaml
+
+    from nps import marts
+    from nps.warehouse import Warehouse
+    from tests.reports.helpers import REPORTS_CONFIG, build_fixture, config_with
+
+    sg = sendgrid
+    recipients = {**REPORTS_CONFIG["recipients"], "monthly": REPORTS_CONFIG["recipients"]["monthly"][:2]}
+    config = config_with(program_config, recipients=recipients)  # every address valid: every run succeeds
+    cfg_path = tmp_path / "program.yaml"
+    cfg_path.write_text(yaml.safe_dump(config.model_dump(mode="json", exclude_none=True), allow_unicode=True),
+                        encoding="utf-8")
+    for k, v in {"AIRFLOW_CONN_NPS_WAREHOUSE": duckdb_url, "NPS_PROGRAM_CONFIG": str(cfg_path),
+                 "NPS_REPORTS_URI": str(tmp_path / "reports")}.items():
+        monkeypatch.setenv(k, v)
+    wh = Warehouse(duckdb_url)
+    wh.migrate()
+    build_fixture(wh, config)
+    marts.rebuild(wh, datetime(2027, 1, 1, 5, 30), config)  # the marts cover the fourth quarter too
+    dags = _dags()
+    run = _runner(dags, monkeypatch)
+
+    def by_address(dag_kind: str) -> Counter:
+        return Counter(a for (k, a), n in addressed(sg).items() if k.startswith(f"report/{dag_kind}/") for _ in range(n))
+
+    try:
+        for kind, instants in REPORT_RUNS.items():
+            dag_id = f"nps_kpi_reports_{kind}"
+            tasks = [t for t in dags[dag_id].task_ids if t != "approve_qbr_pack"]  # the gate is off (qbr.approval)
+            ok = {t: "success" for t in tasks} | ({"approve_qbr_pack": "skipped"} if kind == "quarterly" else {})
+            for instant in instants:
+                run(dag_id, instant, expect=ok)
+            first = snapshot(wh, REPORTS_SNAPSHOT)
+            sent = received(sg)
+            assert set(sent.values()) == {1}, sent
+            assert by_address(kind) == REPORT_RECIPIENTS[dag_id], (kind, by_address(kind))
+            assert {(r[0], r[3], r[4]) for r in first["ledger"]} == {(k, "sent", 1) for k in sent}
+
+            run(dag_id, instants[-1], expect=ok)  # the last interval again
+            assert snapshot(wh, REPORTS_SNAPSHOT) == first and received(sg) == sent
+            for task in tasks:  # each task cleared alone and rerun
+                run(dag_id, instants[-1], only=task, expect=ok)
+                assert snapshot(wh, REPORTS_SNAPSHOT) == first, task
+                assert received(sg) == sent, task
+            for instant in instants:  # a backfill over the processed intervals
+                run(dag_id, instant, expect=ok)
+            assert snapshot(wh, REPORTS_SNAPSHOT) == first and received(sg) == sent
+    finally:
+        wh.dispose()
+    assert len(sg.accepted) == len(sg.requests)
