@@ -27,6 +27,7 @@ import pytest
 from tests.cohorts.helpers import account, contact
 from tests.followups.helpers import answer, answers, seed
 from tests.support.sendgrid_server import DEFAULT_API_KEY, FakeSendGrid
+from tests.support.slack_server import SlackWebhookServer
 
 ROOT = Path(__file__).resolve().parents[2]
 # Close the loop: the hourly run at :10, once a day for a week (Fri 2026-10-09 .. Thu 2026-10-15),
@@ -88,6 +89,15 @@ def sendgrid(airflow_db, tmp_path, monkeypatch):
     assert not (tmp_path / "outbox").exists(), "an email went to the outbox instead of SendGrid"
 
 
+@pytest.fixture
+def slack(monkeypatch):
+    """A Slack incoming webhook behind the nps_slack connection (the run's new cases are posted there)."""
+    pytest.importorskip("airflow.providers.slack", reason="the optional extra slack (requirements-dev.txt has it)")
+    with SlackWebhookServer() as server:
+        monkeypatch.setenv("AIRFLOW_CONN_NPS_SLACK", json.dumps({"conn_type": "slackwebhook", "password": server.webhook_url}))
+        yield server
+
+
 def _runner(dags, monkeypatch):
     def run(dag_id: str, instant: datetime, only: str | None = None, expect: dict[str, str] | None = None):
         # only=<task>: the run as the on-call engineer leaves it after clearing that one task.
@@ -126,7 +136,7 @@ LOOP_OK = {**{t: "success" for t in LOOP_TASKS[:-1]}, "post_crm_events": "skippe
 
 
 @pytest.mark.timeout(1200)
-def test_close_the_loop_reruns_clears_and_backfills_send_each_email_once(sendgrid, warehouse, monkeypatch):
+def test_close_the_loop_reruns_clears_and_backfills_send_each_email_once(sendgrid, slack, warehouse, monkeypatch):
     from nps.ledger import recipient_hash
 
     sg, wh = sendgrid, warehouse
@@ -156,7 +166,12 @@ def test_close_the_loop_reruns_clears_and_backfills_send_each_email_once(sendgri
     assert sorted(a for (k, a) in to if k.startswith("alert/")) == ["alice@example.com", "cs-lead@example.com"]
     assert sorted(a for (k, a) in to if k.startswith("escalation/")) == [
         "cs-lead@example.com", "cs-lead@example.com", "vp-customer-success@example.com", "vp-customer-success@example.com"]
-    assert {(r[0], r[3], r[4]) for r in first["ledger"]} == {(k, "sent", 1) for k in sent}
+    assert {(r[0], r[3], r[4]) for r in first["ledger"] if r[1] != "slack"} == {(k, "sent", 1) for k in sent}
+    # Slack: one summary, by the run that opened the two cases (Friday's), never again.
+    run_fri = "manual__2026-10-09T12:10:00+00:00"
+    assert [r[0] for r in first["ledger"] if r[1] == "slack"] == [f"slack/cases/{run_fri}"]
+    assert [p["text"].splitlines()[0] for p in slack.posted] == [
+        f":rotating_light: *NPS: 2 new cases* for the account owners (run {run_fri})"]
     assert {r[0]: r[2] for r in first["decisions"]} == {"S1": "sent", "S2": "sent", "S3": "sent", "S4": "sent",
                                                        "S5": "not_needed"}
     assert {r[0]: r[2] for r in first["cases"]} == {"C-S2": 2, "C-S3": 2}
@@ -173,6 +188,7 @@ def test_close_the_loop_reruns_clears_and_backfills_send_each_email_once(sendgri
         run(dag_id, day, expect=LOOP_OK)
         assert snapshot(wh, LOOP_SNAPSHOT) == first, day
     assert received(sg) == sent and len(sg.accepted) == len(sg.requests)
+    assert len(slack.requests) == 1
 
 
 # -- nps_kpi_reports_weekly / _monthly / _quarterly ------------------------------------------------
