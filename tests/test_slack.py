@@ -135,3 +135,30 @@ def test_slack_unavailable_then_rejected_then_fixed(warehouse, program_config, m
     assert (fixed.posted, done.posted, done.ledger["already_sent"]) == (1, 0, 1)
     assert [r["status"] for r in slack.requests] == [500, 404, 200]
     assert slack.posted == [{"text": CASES_TEXT.format(due="14:10 CEST")}]
+
+
+def test_alert_owners_step_fails_retries_or_posts_as_slack_answers(warehouse, program_config, monkeypatch):
+    """The operator's one call site: 404 fails at once naming the connection; 500 raises an ordinary
+    error (Airflow retries the task); then the retry posts, once."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from nps.operators import CloseTheLoopOperator
+
+    run_id = "scheduled__2026-10-09T12:10:00+00:00"
+    monkeypatch.setenv("NPS_FAKE_NOW", FRI.isoformat())
+    _decided(warehouse, program_config, run_id)
+    op = CloseTheLoopOperator(task_id="alert_owners", step="owner_alerts")
+    with SlackWebhookServer() as slack:
+        _slack_connection(monkeypatch, slack)
+        slack.script(404)
+        with pytest.raises(AirflowFailException, match="Slack rejected the new-cases summary: .*HTTP 404 no_service.*nps_slack"):
+            op._slack(warehouse, program_config, FRI, run_id)
+        slack.script(500)
+        with pytest.raises(RuntimeError, match="a retry posts it") as down:
+            op._slack(warehouse, program_config, FRI, run_id)
+        assert not isinstance(down.value, AirflowFailException)
+        assert op._slack(warehouse, program_config, FRI, run_id)["posted"] == 1
+        assert op._slack(warehouse, program_config, FRI, run_id)["posted"] == 0
+    assert [r["status"] for r in slack.requests] == [404, 500, 200]
+    monkeypatch.delenv("AIRFLOW_CONN_NPS_SLACK")
+    assert op._slack(warehouse, program_config, FRI, run_id) is None  # no connection: nothing to do

@@ -172,6 +172,9 @@ class CloseTheLoopOperator(NpsBaseOperator):
             raise self.fail_fast(RuntimeError(
                 f"owner_alerts: Slack rejected the new-cases summary: {res.ledger['errors'][-1]}. Fix the "
                 f"{self.slack_conn_id} connection, then clear this task: nothing is emailed or posted twice."))
+        if res.ledger.get("errors"):  # Slack down (5xx, 429, refused): certainly not posted; a retry posts it
+            raise RuntimeError(f"owner_alerts: Slack did not take the new-cases summary ({res.ledger['errors'][-1]}); "
+                               "a retry posts it, and emails nothing twice")
         return res.as_dict()
 
     def _crm(self, wh, config, now, run_id, dry_run) -> dict[str, Any]:
