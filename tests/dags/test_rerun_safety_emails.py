@@ -9,7 +9,8 @@ reports), run the last interval again, clear each task alone and rerun it (every
 run marked success, Airflow's ``mark_success_pattern``), and backfill the same intervals again.
 After every step the warehouse holds what it held after the first pass (decisions, cases, case
 history, ledger rows with their send counts) and the server has received every intended recipient
-exactly once: one request body per send key, never two.
+exactly once: one request body per send key, never two. With the ``nps_slack`` connection pointing
+at a loopback Slack webhook server, the run that opened cases posts them once, and no rerun again.
 
 A worker SIGKILLed in the middle of each email-sending task is in tests/dags/test_sigkill_emails.py.
 """
