@@ -162,3 +162,30 @@ def test_alert_owners_step_fails_retries_or_posts_as_slack_answers(warehouse, pr
     assert [r["status"] for r in slack.requests] == [404, 500, 200]
     monkeypatch.delenv("AIRFLOW_CONN_NPS_SLACK")
     assert op._slack(warehouse, program_config, FRI, run_id) is None  # no connection: nothing to do
+
+
+def test_a_post_that_timed_out_waits_for_the_grace_period(warehouse, program_config, monkeypatch):
+    """No answer in time: maybe posted. Slack gives no evidence, so the ledger waits (the task
+    reschedules) and posts again only after dispatch.reconcile_grace_minutes: one possible repeat,
+    never a lost summary."""
+    from datetime import timedelta
+
+    from nps import slack as nps_slack
+    from nps.dispatch import SendsPending
+
+    run_id = "scheduled__2026-10-09T12:10:00+00:00"
+    monkeypatch.setenv("NPS_FAKE_NOW", FRI.isoformat())
+    _decided(warehouse, program_config, run_id)
+    grace = program_config.dispatch.reconcile_grace_minutes
+    with SlackWebhookServer() as slack:
+        _slack_connection(monkeypatch, slack)
+        slack.script(("sleep", 3))
+        with pytest.raises(SendsPending):
+            nps_slack.post_new_cases(warehouse, program_config, nps_slack.SlackTransport(timeout=1), now=FRI, run_id=run_id)
+        assert warehouse.scalar("SELECT status FROM ops.message_ledger") == "sending"
+        with pytest.raises(SendsPending):  # within the grace period: nothing posted on a guess
+            nps_slack.post_new_cases(warehouse, program_config, nps_slack.SlackTransport(), now=FRI, run_id=run_id)
+        monkeypatch.setenv("NPS_FAKE_NOW", (FRI + timedelta(minutes=grace, seconds=5)).isoformat())
+        late = nps_slack.post_new_cases(warehouse, program_config, nps_slack.SlackTransport(), now=FRI, run_id=run_id)
+    assert (late.posted, late.ledger["requeued"]) == (1, 1)
+    assert len(slack.requests) == 2 and warehouse.scalar("SELECT status FROM ops.message_ledger") == "sent"

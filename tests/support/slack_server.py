@@ -25,7 +25,9 @@ class SlackWebhookServer:
         self._script: deque = deque()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        # Leaving the ``with`` block waits for a request still being answered (a scripted sleep).
+        self._server.daemon_threads = False
+        self._server.block_on_close = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -39,7 +41,7 @@ class SlackWebhookServer:
 
     @property
     def posted(self) -> list[dict[str, Any]]:
-        """The bodies Slack would have shown (answered 200)."""
+        """The bodies Slack would have shown (answered 200, even too late for the client)."""
         return [r["body"] for r in self.requests if r["status"] == 200]
 
     def script(self, *answers) -> None:
@@ -62,15 +64,16 @@ class SlackWebhookServer:
 
             def do_POST(self) -> None:  # noqa: N802
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                entry = {"path": self.path, "status": None, "body": json.loads(raw or b"null"),
+                         "content_type": self.headers.get("Content-Type")}
                 with outer._lock:
+                    outer.requests.append(entry)  # counted when received, even if answered late
                     action = outer._script.popleft() if outer._script else 200
                 if isinstance(action, tuple) and action[0] == "sleep":
                     time.sleep(action[1])
                     action = 200
                 status = int(action) if self.path == TOKEN_PATH else 404
-                with outer._lock:
-                    outer.requests.append({"path": self.path, "status": status, "body": json.loads(raw or b"null"),
-                                           "content_type": self.headers.get("Content-Type")})
+                entry["status"] = status
                 data = ("ok" if status == 200 else _BODIES.get(status, "error")).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "text/html")
