@@ -93,7 +93,6 @@ def sendgrid(airflow_db, tmp_path, monkeypatch):
 @pytest.fixture
 def slack(monkeypatch):
     """A Slack incoming webhook behind the nps_slack connection (the run's new cases are posted there)."""
-    pytest.importorskip("airflow.providers.slack", reason="the optional extra slack (requirements-dev.txt has it)")
     with SlackWebhookServer() as server:
         monkeypatch.setenv("AIRFLOW_CONN_NPS_SLACK", json.dumps({"conn_type": "slackwebhook", "password": server.webhook_url}))
         yield server
