@@ -57,6 +57,7 @@ MARTS: tuple[str, ...] = (
     "mart_churn_risk",
     "fct_comment_themes",
     "mart_comment_themes",
+    "fct_followups",
     "mart_followups",
     "mart_loop_recovery",
 )
