@@ -154,16 +154,18 @@ def test_close_the_loop_reruns_clears_and_backfills_send_each_email_once(sendgri
     # Worked out by hand: follow-ups for S1 (promoter), S2 (detractor, pl), S3 (high effort) and
     # S4 (passive), none for S5 (older than max_answer_age_days); one alert to A1's owner (case
     # C-S2) and one to the CS lead (C-S3, A2 has no usable owner address); both cases overdue on Tuesday
-    # (level 1) and a day later (level 2); one digest a day to the CS lead, Friday to Thursday.
+    # (level 1) and a day later (level 2); one digest a day to the CS lead, Friday to Thursday, and
+    # one owner digest a day to Alice (A1's open case; A2 has no usable owner address).
     kinds = Counter(k.split("/", 1)[0] for k in sent)
-    assert kinds == {"followup": 4, "alert": 2, "escalation": 4, "digest": 7}, kinds
-    assert set(sent.values()) == {1} and sum(sent.values()) == 17
+    assert kinds == {"followup": 4, "alert": 2, "escalation": 4, "digest": 7, "owner-digest": 7}, kinds
+    assert set(sent.values()) == {1} and sum(sent.values()) == 24
     assert {k for k in sent if k.startswith("followup/")} == {"followup/S1", "followup/S2", "followup/S3", "followup/S4"}
     assert {k for k in sent if k.startswith("escalation/")} == {f"escalation/C-S{s}/{lvl}" for s in (2, 3) for lvl in (1, 2)}
     lead = recipient_hash("cs-lead@example.com")
     assert {k for k in sent if k.startswith("digest/")} == {f"digest/2026-10-{d:02d}/{lead}" for d in range(9, 16)}
     to = addressed(sg)
     assert sorted(a for (k, a) in to if k.startswith("alert/")) == ["alice@example.com", "cs-lead@example.com"]
+    assert {a for (k, a) in to if k.startswith("owner-digest/")} == {"alice@example.com"}
     assert sorted(a for (k, a) in to if k.startswith("escalation/")) == [
         "cs-lead@example.com", "cs-lead@example.com", "vp-customer-success@example.com", "vp-customer-success@example.com"]
     assert {(r[0], r[3], r[4]) for r in first["ledger"] if r[1] != "slack"} == {(k, "sent", 1) for k in sent}
