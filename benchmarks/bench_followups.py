@@ -1,18 +1,21 @@
-"""Benchmark: close the loop on ~100,000 answers: decide every one, open the cases, send the
-follow-ups through the exactly-once ledger to a local SendGrid-compatible server, then rerun.
+"""Benchmark: close the loop on ~100,000 new answers on a 1,000,000-contact base: decide every one,
+open the cases, send the follow-ups and the owner alerts through the exactly-once ledger to a local
+SendGrid-compatible server, then rerun.
 
 Run from the repository root: ``.venv/bin/python benchmarks/bench_followups.py``.
 
-1. ``prepare`` (a subprocess): N contacts in N/50 accounts, one sent invitation and one answer
-   each (NPS 0-10, CSAT 1-5, CES 1-7 in turn), loaded in sets into a scratch DuckDB file and a
-   scratch PostgreSQL database.
+1. ``prepare`` (a subprocess): C contacts in C/50 accounts (one in a hundred at 250,000 ARR:
+   their detractors are urgent alerts), and for N of them one sent invitation and one answer each
+   (NPS 0-10, CSAT 1-5, CES 1-7 in turn), loaded in sets into a scratch DuckDB file and a scratch
+   PostgreSQL database.
 2. ``run`` (a fresh subprocess per engine, so peak memory is that scenario's alone): ``decide``,
-   ``send_followups`` to the server (``tests.support.sendgrid_server``, its own process), and a
-   rerun of both (nothing new: every decision is taken, every key is in the ledger). The server
-   holds every request to the Mail Send rules (``--validate``).
+   ``send_followups`` and ``owner_alerts`` to the server (``tests.support.sendgrid_server``, its
+   own process), and a rerun of all three (nothing new: every decision is taken, every key is in
+   the ledger). The server holds every request to the Mail Send rules (``--validate``).
+   ``followups_<engine>_per_s`` is answers / (decide + send + owner alerts).
 
 Prints ``bench <metric> <value> <unit>`` lines. Env: NPS_BENCH_FOLLOWUP_ANSWERS (100000),
-NPS_BENCH_FOLLOWUP_PG (1: also PostgreSQL), NPS_TEST_PG_URL.
+NPS_BENCH_FOLLOWUP_CONTACTS (1000000), NPS_BENCH_FOLLOWUP_PG (1: also PostgreSQL), NPS_TEST_PG_URL.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
 PG_ADMIN = os.environ.get("NPS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 N = int(os.environ.get("NPS_BENCH_FOLLOWUP_ANSWERS", "100000"))
+C = max(N, int(os.environ.get("NPS_BENCH_FOLLOWUP_CONTACTS", "1000000")))
 WITH_PG = os.environ.get("NPS_BENCH_FOLLOWUP_PG", "1").strip().lower() in ("1", "true", "yes")
 NOW = datetime(2026, 10, 7, 12)
 SECRET = "bench-secret-not-for-production-0123456789"
@@ -49,11 +53,13 @@ def prepare(url: str) -> None:
     t = time.perf_counter()
     wh = Warehouse(url)
     wh.migrate()
-    ids = [f"{i:07d}" for i in range(N)]
-    n_acc = max(1, N // 50)
+    all_ids = [f"{i:07d}" for i in range(C)]
+    ids = all_ids[:N]
+    n_acc = max(1, C // 50)
     accounts = pd.DataFrame({
         "account_id": [f"A{i:05d}" for i in range(n_acc)], "name": [f"Account {i}" for i in range(n_acc)],
-        "industry": "SaaS", "segment": "SMB", "region": "EMEA", "arr": 10000.0,
+        "industry": "SaaS", "segment": "SMB", "region": "EMEA",
+        "arr": [250000.0 if i % 100 == 0 else 10000.0 for i in range(n_acc)],
         "owner_name": [f"Owner {i % 40}" for i in range(n_acc)],
         "owner_email": [f"owner{i % 40}@example.com" if i % 97 else "" for i in range(n_acc)],
         "created_at": datetime(2025, 1, 1)})
@@ -61,11 +67,12 @@ def prepare(url: str) -> None:
     lo = {"nps": 0, "csat": 1, "ces": 1}
     span = {"nps": 11, "csat": 5, "ces": 7}
     st = [types[i % 3] for i in range(N)]
-    contacts = pd.DataFrame({
-        "contact_id": [f"P{x}" for x in ids], "account_id": [f"A{i % n_acc:05d}" for i in range(N)],
-        "first_name": "Jo", "last_name": [f"P{x}" for x in ids], "email": [f"p{x}@example.com" for x in ids],
-        "role": "user", "locale": ["pl" if i % 5 == 0 else "en" for i in range(N)], "consent": True,
+    all_contacts = pd.DataFrame({
+        "contact_id": [f"P{x}" for x in all_ids], "account_id": [f"A{i % n_acc:05d}" for i in range(C)],
+        "first_name": "Jo", "last_name": [f"P{x}" for x in all_ids], "email": [f"p{x}@example.com" for x in all_ids],
+        "role": "user", "locale": ["pl" if i % 5 == 0 else "en" for i in range(C)], "consent": True,
         "created_at": datetime(2025, 2, 1)})
+    contacts = all_contacts.iloc[:N]
     inv = pd.DataFrame({
         "send_key": [f"k/{x}" for x in ids], "survey_id": [f"S{x}" for x in ids], "run_id": "bench", "cycle": "2026-Q4",
         "program": "relationship", "survey_type": st, "contact_id": contacts["contact_id"],
@@ -79,13 +86,13 @@ def prepare(url: str) -> None:
         "comment": [None if i % 3 else f"comment <{i}> & more" for i in range(N)], "responded_at": answered,
         "locale": None, "file_id": "bench", "source_line": range(N), "loaded_at": answered})
     with wh.begin() as conn:
-        for table, df in (("src.accounts", accounts), ("src.contacts", contacts), ("ops.survey_invitations", inv),
+        for table, df in (("src.accounts", accounts), ("src.contacts", all_contacts), ("ops.survey_invitations", inv),
                           ("ops.raw_responses", raw)):
             wh.load_df(conn, table, df)
         if not wh.is_duckdb:
             conn.exec_driver_sql("ANALYZE")
     wh.dispose()
-    print(json.dumps({"answers": N, "load_s": time.perf_counter() - t}))
+    print(json.dumps({"answers": N, "contacts": C, "load_s": time.perf_counter() - t}))
 
 
 def run(url: str, server: str) -> None:
@@ -94,6 +101,7 @@ def run(url: str, server: str) -> None:
 
     from nps.config import load_config
     from nps.email.sendgrid import SendGridHook
+    from nps.followups.cases import owner_alerts
     from nps.followups.decide import decide
     from nps.followups.send import send_followups
     from nps.tokens import TokenSigner
@@ -110,16 +118,24 @@ def run(url: str, server: str) -> None:
     t = time.perf_counter()
     s = send_followups(wh, config, signer, hook, now=NOW, run_id="bench1", folder="bench")
     send_s = time.perf_counter() - t
+    requests_followups = hook.requests
+    t = time.perf_counter()
+    a = owner_alerts(wh, config, hook, now=NOW, run_id="bench1", folder="bench")
+    alerts_s = time.perf_counter() - t
     t = time.perf_counter()
     d2 = decide(wh, config, NOW + timedelta(hours=1), "bench2")
     s2 = send_followups(wh, config, signer, hook, now=NOW + timedelta(hours=1), run_id="bench2", folder="bench2")
+    a2 = owner_alerts(wh, config, hook, now=NOW + timedelta(hours=1), run_id="bench2", folder="bench2")
     rerun_s = time.perf_counter() - t
     status = {r["status"]: int(r["n"]) for r in wh.query(
         "SELECT status, COUNT(*) AS n FROM ops.followup_decisions GROUP BY status")}
     cases = int(wh.scalar("SELECT COUNT(*) FROM ops.followup_cases"))
     wh.dispose()
     print(json.dumps({"considered": d.considered, "decide_s": decide_s, "to_send": s.to_send, "sent": s.ledger.get("sent", 0),
-                      "send_s": send_s, "requests": hook.requests, "rerun_s": rerun_s, "rerun_considered": d2.considered,
+                      "send_s": send_s, "requests": hook.requests, "requests_followups": requests_followups,
+                      "alerts": a.emails, "alert_cases": a.cases, "urgent": a.urgent, "alerts_s": alerts_s,
+                      "templates": len(s.by_template), "rerun_alerts": a2.emails,
+                      "rerun_s": rerun_s, "rerun_considered": d2.considered,
                       "rerun_to_send": s2.to_send, "status": status, "cases": cases, "peak_mb": _peak_mb()}))
 
 
@@ -158,16 +174,24 @@ def main() -> None:
             finally:
                 server.terminate()
                 server.wait(timeout=10)
-            print(f"bench followups_{engine}_answers {prep['answers']} answers")
+            total_s = r["decide_s"] + r["send_s"] + r["alerts_s"]
+            print(f"bench followups_{engine}_per_s {prep['answers'] / total_s:.0f} answers/s")
+            print(f"bench followups_{engine}_answers {prep['answers']} answers on {prep['contacts']} contacts")
             print(f"bench followups_{engine}_decide_s {r['decide_s']:.2f} s")
             print(f"bench followups_{engine}_decisions_per_s {r['considered'] / r['decide_s']:.0f} /s")
             print(f"bench followups_{engine}_cases {r['cases']} cases")
             print(f"bench followups_{engine}_sent {r['sent']} emails")
             print(f"bench followups_{engine}_send_s {r['send_s']:.2f} s")
             print(f"bench followups_{engine}_sends_per_s {r['sent'] / r['send_s']:.0f} /s")
+            print(f"bench followups_{engine}_alerts {r['alerts']} emails ({r['urgent']} urgent) for "
+                  f"{r['alert_cases']} cases in {r['alerts_s']:.2f} s")
             print(f"bench followups_{engine}_http_requests {r['requests']} requests")
+            # Target: ceil(emails / 1000) + one per template/locale group for the follow-ups.
+            bound = -(-r["sent"] // 1000) + r["templates"]
+            print(f"bench followups_requests {r['requests_followups']} requests for {r['sent']} follow-ups "
+                  f"(bound {bound}) + {r['requests'] - r['requests_followups']} for alerts")
             print(f"bench followups_{engine}_rerun_s {r['rerun_s']:.2f} s")
-            print(f"bench followups_{engine}_rerun_sent {r['rerun_to_send']} emails")
+            print(f"bench followups_{engine}_rerun_sent {r['rerun_to_send'] + r['rerun_alerts']} emails")
             print(f"bench followups_{engine}_unsent_after_rerun {r['to_send'] - r['sent']} emails")
             print(f"bench followups_{engine}_peak_memory_mb {r['peak_mb']:.0f} MB")
     finally:

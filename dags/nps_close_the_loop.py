@@ -14,9 +14,12 @@ Closes the loop on every answer (DOMAIN.md section 4): when new answers land (as
 4. `send_followups`: the settled follow-ups (`followups.settle_minutes` after the answer), one
    email per survey ever (send key `followup/<survey_id>`), through the exactly-once ledger;
    emits `nps_followups`.
-5. `alert_owners`: one email per owner per run with their new cases (no owner address: the CS lead).
+5. `alert_owners`: one email per owner per run with their new cases (score, comment, role, ARR,
+   earlier scores, churn-risk reasons; no owner address: the CS lead); an NPS detractor on an
+   account with ARR of `followups.urgent_arr_threshold` or more gets its own urgent email at once.
 6. `escalate_cases`: an open case past due climbs one level of `followups.escalation`, once per level.
-7. `send_digest`: the daily digest, by the first run after `followups.digest_hour` (local time).
+7. `send_digest`: the daily digest, by the first run after `followups.digest_hour` (local time),
+   and with `followups.owner_digest` each owner's own digest of their open and overdue cases.
 8. `post_crm_events`: every case event to the CRM (`nps_crm_webhook` connection, HMAC-signed,
    retried, once per event key); *skipped* unless `followups.crm_webhook.enabled`.
 

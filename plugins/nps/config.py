@@ -263,6 +263,7 @@ class EscalationLevel(_Strict):
     after_hours: Annotated[int, Field(ge=0, le=24 * 365)] = 0
     email: str
     name: str = ""
+    locale: str | None = None
 
     @field_validator("email")
     @classmethod
@@ -275,6 +276,7 @@ class EscalationLevel(_Strict):
 class Contact(_Strict):
     email: str
     name: str = ""
+    locale: str | None = None  # the language of the staff emails this person gets (default followups.staff_locale)
 
     @field_validator("email")
     @classmethod
@@ -291,6 +293,26 @@ class CrmWebhook(_Strict):
     conn_id: str = "nps_crm_webhook"
     timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
     max_retries: Annotated[int, Field(ge=0, le=20)] = 5
+
+
+def _http_url(v: str | None) -> str | None:
+    if v is None:
+        return v
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(v.strip())
+    if parts.scheme not in ("https", "http") or not parts.netloc or any(c in v for c in " <>\"'"):
+        raise ValueError(f"{v!r} is not an http(s) URL (e.g. https://example.com/review)")
+    return v.strip()
+
+
+class PromoterLinks(_Strict):
+    """What a promoter's referral email asks for (DOMAIN.md section 4): a public review, a
+    referral and a case study, each a link; a missing link leaves that ask out of the email."""
+
+    review: Annotated[str | None, BeforeValidator(_http_url)] = None
+    referral: Annotated[str | None, BeforeValidator(_http_url)] = None
+    case_study: Annotated[str | None, BeforeValidator(_http_url)] = None
 
 
 def _default_rules() -> dict[str, dict[str, FollowupRule]]:
@@ -323,11 +345,20 @@ class Followups(_Strict):
     max_answer_age_days: Annotated[int, Field(ge=1, le=365)] = 7
     referral_days: Annotated[int, Field(ge=1, le=3650)] = 180
     cs_lead: Contact | None = None
+    promoter_links: PromoterLinks = PromoterLinks()
+    # A detractor on an account with at least this ARR is urgent: its own alert email at once.
+    urgent_arr_threshold: Annotated[float, Field(gt=0)] | None = None
+    # The language of staff emails (owner alerts, escalations, digest): owner_locales by owner
+    # address, a contact's own locale (cs_lead, escalation, digest), else staff_locale (default:
+    # program.default_locale).
+    staff_locale: str | None = None
+    owner_locales: dict[str, str] = Field(default_factory=dict)
     rules: dict[SurveyType, dict[str, Annotated[FollowupRule, BeforeValidator(_rule)]]] = Field(default_factory=_default_rules)
     sla: Sla = Sla()
     escalation: list[EscalationLevel] = Field(default_factory=list)
     digest: list[Contact] = Field(default_factory=list)
     digest_hour: Annotated[int, Field(ge=0, le=23)] = 8  # the digest goes out with the first run after this local hour
+    owner_digest: bool = False  # also a daily digest to each account owner of their open and overdue cases
     crm_webhook: CrmWebhook = CrmWebhook()
 
     @model_validator(mode="before")
@@ -366,6 +397,14 @@ class Followups(_Strict):
             if self.escalation[i].after_hours <= self.escalation[i - 1].after_hours:
                 raise ValueError(f"escalation[{i}].after_hours: must be later than level {i} ({self.escalation[i - 1].after_hours} h)")
         return self
+
+    def staff_locale_for(self, email: str | None, contact: Contact | None = None, default: str = "en") -> str:
+        """The language of a staff email to ``email`` (see ``owner_locales``); ``default`` is the
+        program's default locale, used when ``staff_locale`` is not set."""
+        if contact is not None and contact.locale:
+            return contact.locale
+        by_email = {k.strip().lower(): v for k, v in self.owner_locales.items()}
+        return by_email.get((email or "").strip().lower(), self.staff_locale or default)
 
     def rule(self, survey_type: str, category: str) -> FollowupRule | None:
         return self.rules.get(SurveyType(survey_type), {}).get(category)
@@ -418,6 +457,18 @@ def _check_followup_templates(f: Followups, locales: list[str]) -> None:
     for i, c in enumerate(f.digest):
         if not c.email:
             raise ValueError(f"followups.digest[{i}].email: empty")
+    if f.staff_locale is not None and f.staff_locale not in locales:
+        raise ValueError(f"followups.staff_locale: {f.staff_locale!r} is not in program.locales {locales}")
+    for email, loc in f.owner_locales.items():
+        if "@" not in email:
+            raise ValueError(f"followups.owner_locales.{email}: the key must be an owner's email address")
+        if loc not in locales:
+            raise ValueError(f"followups.owner_locales.{email}: {loc!r} is not in program.locales {locales}")
+    named = [("cs_lead", f.cs_lead)] + [(f"escalation[{i}]", c) for i, c in enumerate(f.escalation)] + [
+        (f"digest[{i}]", c) for i, c in enumerate(f.digest)]
+    for key, c in named:
+        if c is not None and getattr(c, "locale", None) and c.locale not in locales:
+            raise ValueError(f"followups.{key}.locale: {c.locale!r} is not in program.locales {locales}")
 
 
 class ProgramConfig(_Strict):

@@ -65,6 +65,7 @@ MARTS: tuple[str, ...] = (
     "mart_churn_risk",
     "fct_comment_themes",
     "mart_comment_themes",
+    "fct_followups",
     "mart_followups",
     "mart_loop_recovery",
 )
@@ -80,7 +81,8 @@ BUILD_STEPS: tuple[str, ...] = (MARTS[0], "calendar", "account_spans", *MARTS[1:
 #: per month/quarter, from mart_account_nps and the contract spans), ``mart_retention`` and
 #: ``mart_churn_risk`` (every account's contract history; churn risk also looks back a window
 #: that moves with every as_of), ``mart_comment_themes`` (a dense theme grid over every cell),
-#: ``mart_followups`` and ``mart_loop_recovery`` (follow-up cases, which change in place).
+#: ``fct_followups``, ``mart_followups`` and ``mart_loop_recovery`` (follow-up decisions and cases,
+#: which change in place).
 INCREMENTAL: dict[str, str] = {
     "fct_survey_responses": "survey",
     "mart_nps": "score",

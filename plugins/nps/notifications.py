@@ -9,8 +9,9 @@ secrets masker is applied to what is left.
 Where it goes, decided when a task fails (connections are read then, never at parse time):
 - the SMTP connection ``nps_alerts_smtp`` (else the invitations' relay ``nps_smtp``), to
   ``NPS_ALERT_EMAIL`` (comma-separated), through the SMTP provider's ``SmtpNotifier``;
-- the Slack connection ``nps_alerts_slack`` (type Slack incoming webhook), through the Slack
-  provider's ``SlackWebhookNotifier`` when that provider is installed;
+- the Slack connection ``nps_alerts_slack`` (else the program's ``nps_slack``; type Slack Incoming
+  Webhook), through the Slack provider's ``SlackWebhookNotifier`` when that provider is installed
+  (the optional extra ``slack``);
 - neither: in the embedded project (``NPS_EMBEDDED=1``) a file in the outbox (``alerts/``);
   anywhere else an error in the scheduler's task log naming what to configure.
 A notification that cannot be delivered never hides the task's own failure.
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 ALERT_SMTP_CONN_ID = "nps_alerts_smtp"
 ALERT_SLACK_CONN_ID = "nps_alerts_slack"
+SLACK_CONN_ID = "nps_slack"
 ALERT_EMAIL_ENV = "NPS_ALERT_EMAIL"
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
@@ -76,6 +78,17 @@ class Failure:
                 "What to do: README.md, On-call runbook, \"Failure notifications\".\n")
 
     @property
+    def slack_text(self) -> str:
+        """The Slack message (mrkdwn, escaped): the same facts, the log as a link."""
+        def esc(v) -> str:
+            return str(v).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+        log_link = f"<{esc(self.log_url)}|Task log>" if self.log_url else "no log URL"
+        return (f":red_circle: *{esc(self.subject)}*\nDAG: `{esc(self.dag_id)}`  Task: `{esc(self.task_id)}`  "
+                f"Try: {self.try_number}\nRun: `{esc(self.run_id)}`\nError: {esc(self.error)}\n{log_link}\n"
+                "What to do: README.md, On-call runbook, \"Failure notifications\".")
+
+    @property
     def html(self) -> str:
         from html import escape
 
@@ -112,12 +125,13 @@ class FailureNotifier(BaseNotifier):
 
     def __init__(self, *, to: str | list[str] | None = None, smtp_conn_id: str = ALERT_SMTP_CONN_ID,
                  fallback_smtp_conn_id: str = "nps_smtp", slack_conn_id: str = ALERT_SLACK_CONN_ID,
-                 from_email: str | None = None, outbox_dir: str | Path | None = None) -> None:
+                 fallback_slack_conn_id: str = SLACK_CONN_ID, from_email: str | None = None, outbox_dir: str | Path | None = None) -> None:
         super().__init__()
         self.to = to
         self.smtp_conn_id = smtp_conn_id
         self.fallback_smtp_conn_id = fallback_smtp_conn_id
         self.slack_conn_id = slack_conn_id
+        self.fallback_slack_conn_id = fallback_slack_conn_id
         self.from_email = from_email
         self.outbox_dir = outbox_dir
 
@@ -140,13 +154,15 @@ class FailureNotifier(BaseNotifier):
             SmtpNotifier(to=to, from_email=self.from_email or os.environ.get("NPS_ALERT_FROM") or "airflow-nps@localhost",
                          subject=failure.subject, html_content=failure.html, smtp_conn_id=smtp_conn).notify(context)
             sent.append("smtp")
-        if lookup_connection(self.slack_conn_id):
+        slack_conn = next((c for c in (self.slack_conn_id, self.fallback_slack_conn_id) if lookup_connection(c)), None)
+        if slack_conn:
             try:
                 from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
             except ImportError:
-                log.error("connection %s exists but apache-airflow-providers-slack is not installed", self.slack_conn_id)
+                log.error("connection %s exists but the Slack provider is not installed: pip install "
+                          "'nps-program[slack]' (apache-airflow-providers-slack)", slack_conn)
             else:
-                SlackWebhookNotifier(slack_webhook_conn_id=self.slack_conn_id, text=failure.text).notify(context)
+                SlackWebhookNotifier(slack_webhook_conn_id=slack_conn, text=failure.slack_text).notify(context)
                 sent.append("slack")
         if not sent:
             if embedded():
@@ -154,7 +170,7 @@ class FailureNotifier(BaseNotifier):
                 sent.append("outbox")
             else:
                 log.error("no failure-notification channel: add the connection %s (SMTP) with %s, or %s (Slack); %s",
-                          self.smtp_conn_id, ALERT_EMAIL_ENV, self.slack_conn_id, failure.text.replace("\n", " | "))
+                          self.smtp_conn_id, ALERT_EMAIL_ENV, self.fallback_slack_conn_id, failure.text.replace("\n", " | "))
         log.info("failure notification for %s.%s try %d: %s", failure.dag_id, failure.task_id, failure.try_number,
                  ", ".join(sent) or "not delivered")
         return sent

@@ -2,7 +2,10 @@
 
 ``scripts/celery.sh up`` (``make celery-up``) starts the api-server, scheduler, dag-processor,
 triggerer and two Celery workers as separate processes: metadata and warehouse on the local
-PostgreSQL, Redis as the broker, fail closed (``NPS_EMBEDDED=0``). Through the official
+PostgreSQL, Redis as the broker, fail closed (``NPS_EMBEDDED=0``), and the invitations sent for
+real: the ``nps_sendgrid`` connection points at the strict fake SendGrid server the test starts
+(tests/support/sendgrid_server.py), which must count every invitation exactly once while no
+outbox exists on the workers. Through the official
 ``apache-airflow-client`` the test drives a simulated week (a dispatch run per day, the week's
 answers, an ingestion run, a marts build), then checks the warehouse against the same week run
 embedded (``dag.test()`` on a DuckDB file, same customer base, same answers): cohorts,
@@ -22,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.celery.stack import CeleryStack
+from tests.support.sendgrid_server import DEFAULT_API_KEY, FakeSendGrid
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ("nps_dispatch_surveys", "nps_ingest_responses", "nps_build_marts")
@@ -102,16 +106,23 @@ def counts(url: str) -> dict[str, int]:
 # -- the Celery stack -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def celery_stack(tmp_path_factory, program_config):
-    stack = CeleryStack(tmp_path_factory.mktemp("celery") / "airflow", extra_env={"NPS_TOKEN_SECRET": SECRET})
-    t0 = time.monotonic()
-    stack.create_warehouse = lambda _orig=stack.create_warehouse: (_orig(), _load_base(stack.warehouse_url, program_config))
-    try:
-        stack.start()
-        stack.started_in = time.monotonic() - t0
-        wait_for_dags(stack)
-        yield stack
-    finally:
-        stack.left_behind = stack.stop()
+    import json
+
+    with FakeSendGrid() as sg:
+        # The real transport on the workers: no NPS_EMAIL_TRANSPORT, so celery.sh declares no outbox.
+        sendgrid = json.dumps({"conn_type": "generic", "password": DEFAULT_API_KEY, "extra": {"host": sg.url, "timeout": 10}})
+        stack = CeleryStack(tmp_path_factory.mktemp("celery") / "airflow",
+                            extra_env={"NPS_TOKEN_SECRET": SECRET, "AIRFLOW_CONN_NPS_SENDGRID": sendgrid})
+        stack.sendgrid = sg
+        t0 = time.monotonic()
+        stack.create_warehouse = lambda _orig=stack.create_warehouse: (_orig(), _load_base(stack.warehouse_url, program_config))
+        try:
+            stack.start()
+            stack.started_in = time.monotonic() - t0
+            wait_for_dags(stack)
+            yield stack
+        finally:
+            stack.left_behind = stack.stop()
 
 
 def wait_for_dags(stack: CeleryStack, timeout: float = 240) -> None:
@@ -214,6 +225,21 @@ def test_a_week_on_celery_matches_the_embedded_run(celery_stack, airflow_db, tmp
     assert on_celery["cohort_runs"] == 7 and on_celery["invitations_sent"] == on_celery["selected"] > 0
     assert (on_celery["answers_loaded"], on_celery["answers_quarantined"]) == (answers - 1, 1)
     assert on_celery["fct_survey_responses"] == answers - 1 and on_celery["published_builds"] >= 1
+    # Sent for real from the workers: each invitation's send key exactly once at the SendGrid server,
+    # every ledger row carries the server's message id, and no worker wrote an outbox.
+    keys = [a["send_key"] for a in stack.sendgrid.accepted_custom_args()]
+    assert len(keys) == len(set(keys)) == on_celery["invitations_sent"]
+    assert len(stack.sendgrid.accepted) == len(stack.sendgrid.requests)
+    from nps.warehouse import Warehouse
+
+    wh = Warehouse(stack.warehouse_url)
+    try:
+        assert {r["send_key"] for r in wh.query("SELECT send_key FROM ops.survey_invitations WHERE status = 'sent'")} == set(keys)
+        ids = {r["m"] for r in wh.query("SELECT DISTINCT provider_message_id AS m FROM ops.survey_invitations WHERE status = 'sent'")}
+        assert ids == set(stack.sendgrid.message_ids)
+    finally:
+        wh.dispose()
+    assert not (stack.home / "outbox").exists()
 
 
 def test_task_instances_ran_on_both_workers_in_the_program_pools(celery_stack):

@@ -156,6 +156,30 @@ def test_contact_slots_are_computed_once_per_contact_and_match_python(warehouse)
     assert again["N0001"] == int(hashlib.md5(b"N0001").hexdigest()[:6], 16)
 
 
+def test_a_contact_missing_from_contact_slots_is_still_surveyed_on_its_slot_day(warehouse):
+    """The slot table is a cache refreshed when the counts differ: one contact deleted and one added
+    leave the counts equal, and the new contact is still hashed (in the selection) and surveyed."""
+    load(warehouse, "src.accounts", [account("A1")])
+    load(warehouse, "src.contracts", [contract("C1", "A1", date(2026, 1, 1))])
+    load(warehouse, "src.contacts", [contact(cid, "A1") for cid in ("Q0001", "Q0002")])
+    select_cohort(warehouse, config(), datetime(2026, 9, 20, 6), datetime(2026, 9, 21, 6), "r0")
+    assert warehouse.scalar("SELECT COUNT(*) FROM ops.contact_slots") == 2
+    with warehouse.begin() as conn:  # Q0002 leaves, N0099 (slot day 2 of 92) arrives
+        warehouse.run_sql(conn, "DELETE FROM src.contacts WHERE contact_id = 'Q0002'")
+    load(warehouse, "src.contacts", [contact("N0099", "A1")])
+    assert slot_day("N0099", 92) == 2
+    select_cohort(warehouse, config(), datetime(2026, 10, 3, 6), datetime(2026, 10, 4, 6), "r1")
+    selected = {r["contact_id"] for r in warehouse.query(
+        "SELECT contact_id FROM ops.cohort_candidates WHERE interval_start = :s AND reason = 'selected'",
+        {"s": datetime(2026, 10, 3, 6)})}
+    assert "N0099" in selected
+    # Counts equal: the cache was left alone (Q0002's stale row stays until the counts differ).
+    assert {r["contact_id"] for r in warehouse.query("SELECT contact_id FROM ops.contact_slots")} == {"Q0001", "Q0002"}
+    load(warehouse, "src.contacts", [contact("N0017", "A1")])
+    select_cohort(warehouse, config(), datetime(2026, 10, 4, 6), datetime(2026, 10, 5, 6), "r2")
+    assert {r["contact_id"] for r in warehouse.query("SELECT contact_id FROM ops.contact_slots")} == {"Q0001", "N0099", "N0017"}
+
+
 def test_slot_days_are_even():
     per_day = Counter(slot_day(f"P{i:07d}", 92) for i in range(92 * 200))
     assert len(per_day) == 92

@@ -94,11 +94,14 @@ def test_end_to_end(airflow_db, warehouse, tmp_path, monkeypatch):
     assert _xcom(dr, "decide_followups")["by_status"] == {"pending": 2, "not_needed": 1}
     sent = _xcom(dr, "send_followups")
     assert sent["to_send"] == 2 and sent["ledger"]["sent"] == 2
-    assert _xcom(dr, "alert_owners")["emails"] == 1 and _xcom(dr, "send_digest")["emails"] == 1
+    # The digest: the CS lead's and, with followups.owner_digest (shipped: on), Alice's own.
+    assert _xcom(dr, "alert_owners")["emails"] == 1 and _xcom(dr, "send_digest")["emails"] == 2
     folder = tmp_path / "outbox" / "followups_2026-10-09T1210"
     names = sorted(p.name for p in folder.iterdir())
     assert names[:2] == ["alert_" + names[0].split("_", 1)[1], "digest_2026-10-09_" + names[1].split("_", 2)[2]]
-    assert names[2:] == ["followup_S1.eml", "followup_S2.eml"]
+    assert names[2:4] == ["followup_S1.eml", "followup_S2.eml"] and names[4].startswith("owner-digest_2026-10-09_")
+    owner = email.message_from_bytes((folder / names[4]).read_bytes(), policy=policy.default)
+    assert owner["Subject"] == "Your feedback cases 2026-10-09: 1 open, 0 overdue" and owner["To"].addresses[0].addr_spec == "alice@example.com"
     pl = email.message_from_bytes((folder / "followup_S2.eml").read_bytes(), policy=policy.default)
     assert pl["Subject"] == "Przepraszamy: Twoja opinia trafiła do opiekuna konta"
     assert "Za drogo &lt;i&gt;bardzo&lt;/i&gt;" in pl.get_body("html").get_content()
@@ -127,4 +130,5 @@ def test_end_to_end(airflow_db, warehouse, tmp_path, monkeypatch):
     assert (applied["rows_read"], applied["rows_applied"], applied["rows_quarantined"], applied["rows_duplicate"]) == (2, 1, 1, 0)
     row = warehouse.query("SELECT status, resolution FROM ops.followup_cases WHERE case_id = 'C-S2'")[0]
     assert row == {"status": "resolved", "resolution": "called; discount agreed"}
-    assert warehouse.scalar("SELECT COUNT(*) FROM ops.message_ledger WHERE status = 'sent'") == 6  # 2 follow-ups, alert, escalation, digests Fri + Tue
+    # 2 follow-ups, alert, escalation, the CS lead's and Alice's digests Fri + Tue.
+    assert warehouse.scalar("SELECT COUNT(*) FROM ops.message_ledger WHERE status = 'sent'") == 8

@@ -69,3 +69,50 @@ def cases(wh) -> dict[str, dict]:
 def history(wh, case_id: str) -> list[tuple]:
     return [(r["seq"], r["event"], r["from_status"], r["to_status"])
             for r in wh.query("SELECT * FROM ops.followup_case_history WHERE case_id = :c ORDER BY seq", {"c": case_id})]
+
+
+MON = datetime(2026, 10, 5, 10)  # Monday 12:00 in Warsaw
+LATER = datetime(2026, 10, 20, 9)  # the contacts' next answers
+
+
+def loop_scenario(wh, tmp_path, config) -> None:
+    """The closing-the-loop scenario of the follow-up marts (set NPS_FAKE_NOW to MON first).
+
+    Week of Mon 2026-10-05: four NPS detractors (S1, S5, S6, S7), a promoter (S2), a CSAT 1 (S3);
+    their cases are due Wed 10-07 10:00 UTC. Owners act (case file): C-S5 after 2 h, C-S3 after 23 h,
+    C-S6 after 25 h (all within the SLA), C-S7 after 96 h (late); C-S1 never (overdue, escalated).
+    Week of 10-19: the contacts' next NPS answers S4 (P1: 9), S8 (P4: 7), S9 (P5: 4), S10 (P6: 10)."""
+    from datetime import date
+
+    from nps.email.outbox import OutboxTransport
+    from nps.followups.cases import ingest_case_files
+    from nps.followups.decide import decide
+    from nps.followups.send import send_followups
+    from nps.ingest.landing import Landing
+    from nps.tokens import TokenSigner
+    from tests.cohorts.helpers import contract
+
+    seed(wh, [("S1", "P1", "nps", "en"), ("S2", "P2", "nps", "en"), ("S3", "P3", "csat", "en"),
+              ("S5", "P4", "nps", "en"), ("S6", "P5", "nps", "en"), ("S7", "P6", "nps", "en"),
+              ("S4", "P1", "nps", "en"), ("S8", "P4", "nps", "en"), ("S9", "P5", "nps", "en"),
+              ("S10", "P6", "nps", "en")])
+    load(wh, "src.contracts", [contract("K1", "A1", date(2025, 1, 1))])
+    nine = datetime(2026, 10, 5, 9)
+    answers(wh, [answer("S1", "nps", 3, nine), answer("S2", "nps", 10, nine), answer("S3", "csat", 1, nine),
+                 answer("S5", "nps", 2, nine), answer("S6", "nps", 5, nine), answer("S7", "nps", 6, nine)])
+    decide(wh, config, MON, "r1")
+    send_followups(wh, config, TokenSigner("x" * 32), OutboxTransport(tmp_path), now=MON, run_id="r1", folder="f")
+    lz = Landing(str(tmp_path / "landing"))
+    (lz.root / "cases").mkdir(parents=True)
+    (lz.root / "cases" / "crm.csv").write_text(
+        "case_id,status,updated_at\n"
+        "C-S3,in_progress,2026-10-06T08:00:00\n"
+        "C-S5,in_progress,2026-10-05T11:00:00\n"
+        "C-S6,resolved,2026-10-06T10:00:00\n"
+        "C-S7,in_progress,2026-10-09T09:00:00\n", encoding="utf-8")
+    ingest_case_files(wh, lz, now=datetime(2026, 10, 9, 10), run_id="r2")
+    with wh.begin() as conn:
+        wh.run_sql(conn, "UPDATE ops.followup_cases SET escalation_level = 1 WHERE case_id = 'C-S1'")
+    answers(wh, [answer("S4", "nps", 9, LATER), answer("S8", "nps", 7, LATER), answer("S9", "nps", 4, LATER),
+                 answer("S10", "nps", 10, LATER)])
+    decide(wh, config, datetime(2026, 10, 20, 9, 5), "r3")  # decided, not yet sent; S9 opens a case

@@ -50,6 +50,24 @@ def test_defaults_without_the_section():
                  "followups.escalation.0.email: 'nobody' is not an email address", id="escalation-address"),
     pytest.param({"cs_lead": {"email": "lead@example.com", "phone": "1"}}, "followups.cs_lead.phone: unknown key",
                  id="unknown-key"),
+    pytest.param({"urgent_arr_threshold": 0}, "followups.urgent_arr_threshold: Input should be greater than 0",
+                 id="urgent-threshold"),
+    pytest.param({"urgent_arr_threshold": "lots"}, "followups.urgent_arr_threshold: Input should be a valid number",
+                 id="urgent-threshold-not-a-number"),
+    pytest.param({"owner_locales": {"olek@example.com": "de"}},
+                 "followups.owner_locales.olek@example.com: 'de' is not in program.locales", id="owner-locale"),
+    pytest.param({"owner_locales": {"olek": "pl"}}, "followups.owner_locales.olek: the key must be an owner's email",
+                 id="owner-locale-key"),
+    pytest.param({"staff_locale": "fr"}, "followups.staff_locale: 'fr' is not in program.locales", id="staff-locale"),
+    pytest.param({"cs_lead": {"email": "lead@example.com", "locale": "de"}},
+                 "followups.cs_lead.locale: 'de' is not in program.locales", id="contact-locale"),
+    pytest.param({"promoter_links": {"review": "www.g2.com/review"}},
+                 "followups.promoter_links.review: 'www.g2.com/review' is not an http(s) URL", id="review-url"),
+    pytest.param({"promoter_links": {"case_study": "https://ex.com/a b"}},
+                 "followups.promoter_links.case_study: 'https://ex.com/a b' is not an http(s) URL",
+                 id="case-study-url"),
+    pytest.param({"promoter_links": {"referal": "https://ex.com"}}, "followups.promoter_links.referal: unknown key",
+                 id="links-unknown-key"),
 ])
 def test_errors_name_the_key(section, message):
     with pytest.raises(ConfigError) as err:
@@ -64,3 +82,13 @@ def test_short_forms():
     assert f.rule("ces", "neutral").template is None
     # A survey type given replaces that type's rules; the others keep their defaults.
     assert f.rule("ces", "high_effort") is None and f.rule("nps", "detractor").case
+
+
+def test_staff_language_defaults_to_the_programs_and_follows_owner_and_contact():
+    pl_only = parse_config({**CONFIG, "program": {**CONFIG["program"], "locales": ["pl"], "default_locale": "pl"}})
+    f = pl_only.followups
+    assert f.staff_locale is None and f.staff_locale_for("anyone@example.com", None, "pl") == "pl"
+    g = parse_config({**CONFIG, "followups": {"owner_locales": {"Olek@Example.com": "pl"},
+                                              "cs_lead": {"email": "lead@example.com", "locale": "pl"}}}).followups
+    assert g.staff_locale_for(" olek@example.com ") == "pl" and g.staff_locale_for("alice@example.com") == "en"
+    assert g.staff_locale_for("lead@example.com", g.cs_lead) == "pl"

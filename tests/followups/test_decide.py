@@ -146,3 +146,19 @@ def test_referral_without_else_template_is_not_needed(warehouse):
     d = decisions(warehouse)
     assert (d["S09"]["status"], d["S09"]["template"]) == ("not_needed", None)
     assert d["S09"]["reason"] == "asked to refer on 2026-06-29, within followups.referral_days (180)"
+
+
+def test_the_category_rule_is_said_once():
+    """Which score is which category lives in include/sql/marts/_categories.sql.j2 only; the marts'
+    fact table and the follow-ups' answers both render it."""
+    from types import SimpleNamespace
+
+    from nps import SQL_DIR
+    from nps.followups.decide import answers_sql
+    from nps.marts import render_mart_sql
+
+    hits = sorted(p.name for p in SQL_DIR.rglob("*") if p.is_file() and ">= 9 THEN 'promoter'" in p.read_text("utf-8"))
+    assert hits == ["_categories.sql.j2"]
+    rule = "WHEN i.survey_type = 'nps' AND r.score >= 9 THEN 'promoter'"
+    assert rule in answers_sql(SimpleNamespace(sql_dir=SQL_DIR))
+    assert rule in render_mart_sql(SQL_DIR / "marts" / "fct_survey_responses.sql")

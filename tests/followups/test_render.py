@@ -76,7 +76,9 @@ def test_outbox_message_quotes_the_comment_escaped_and_names_the_owner(tmp_path)
     assert f"https://f.example.com/u?t={token}" in text
     pl = email.message_from_bytes((tmp_path / "2026-10-07T1200" / "followup_S2.eml").read_bytes(), policy=policy.default)
     pl_text = pl.get_body("plain").get_content()
-    assert "Dzień dobry Zoë," in pl_text and "Z pozdrowieniami\nGosia Król" in pl_text
+    # A neutral Polish greeting: a first name in the nominative ("Dzień dobry Agnieszka") reads stiff and
+    # the vocative cannot be derived reliably, so the name is left out.
+    assert pl_text.startswith("Dzień dobry,\n") and "Zoë" not in pl_text and "Z pozdrowieniami\nGosia Król" in pl_text
     assert "Twój komentarz" not in pl_text  # no comment, no quote block
     assert "Wypisz się z wiadomości o opiniach: https://f.example.com/u?t=" in pl_text
 
@@ -106,3 +108,17 @@ def test_batches_hold_each_address_once_and_at_most_batch_size():
     batches, _ = build_batches(cfg, SIGNER, rows, folder="f", issued_at=ISSUED)
     assert [[r.send_key for r in b.recipients] for b in batches] == [
         ["followup/S0", "followup/S2"], ["followup/S1", "followup/S3"], ["followup/S4"]]
+
+
+@pytest.mark.parametrize("locale", ["en", "pl"])
+def test_promoter_referral_links_from_the_config(locale):
+    links = {"referral": "https://ex.com/refer?a=1&b=2", "review": "https://ex.com/review"}
+    t = render_followup(fconfig(promoter_links=links), "promoter_referral", locale)
+    assert 'href="https://ex.com/refer?a=1&amp;b=2"' in t.html and 'href="https://ex.com/review"' in t.html
+    assert "https://ex.com/refer?a=1&b=2" in t.text and "https://ex.com/review" in t.text
+    # No case-study link configured: that ask is answered by replying.
+    reply = {"en": "Tell your company's story in a case study: reply and we will get in touch.",
+             "pl": "Opowiedz historię swojej firmy w studium przypadku: odpowiedz, a skontaktujemy się."}[locale]
+    assert reply in t.text and reply in t.html
+    bare = render_followup(fconfig(), "promoter_referral", locale)
+    assert "href=\"https://ex.com" not in bare.html and "<li>" in bare.html

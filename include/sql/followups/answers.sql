@@ -3,7 +3,9 @@
 -- with no decision yet, whose answer changed since their decision, or whose decision is pending or
 -- failed; with :since set, only surveys answered (loaded) since then plus the pending and failed.
 -- Carries what the decision needs: the contact, the account and its owner, the address's
--- suppression, the decision so far and the case, if any.
+-- suppression, the decision so far and the case, if any. The category rule is the marts' own
+-- (include/sql/marts/_categories.sql.j2; nps.followups.decide renders this file through Jinja2).
+{% import '_categories.sql.j2' as cat -%}
 WITH touched AS (
     SELECT DISTINCT survey_id FROM ops.raw_responses
     WHERE responded_at < :now AND (CAST(:since AS TIMESTAMP) IS NULL OR loaded_at >= CAST(:since AS TIMESTAMP))
@@ -23,17 +25,7 @@ suppressed AS (
 )
 SELECT
     r.survey_id, r.response_id, i.survey_type, r.score, r.comment, r.responded_at,
-    CASE
-        WHEN i.survey_type = 'nps' AND r.score >= 9 THEN 'promoter'
-        WHEN i.survey_type = 'nps' AND r.score >= 7 THEN 'passive'
-        WHEN i.survey_type = 'nps' THEN 'detractor'
-        WHEN i.survey_type = 'csat' AND r.score >= 4 THEN 'satisfied'
-        WHEN i.survey_type = 'csat' AND r.score = 3 THEN 'neutral'
-        WHEN i.survey_type = 'csat' THEN 'dissatisfied'
-        WHEN i.survey_type = 'ces' AND r.score >= 5 THEN 'easy'
-        WHEN i.survey_type = 'ces' AND r.score = 4 THEN 'neutral'
-        ELSE 'high_effort'
-    END AS category,
+    {{ cat.category('i.survey_type', 'r.score') }} AS category,
     i.contact_id, i.account_id, COALESCE(r.locale, i.locale, c.locale) AS locale,
     c.email, c.first_name, c.last_name, a.name AS company, a.owner_name, a.owner_email,
     s.reason AS suppression,

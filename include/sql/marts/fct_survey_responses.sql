@@ -1,7 +1,8 @@
 -- marts.fct_survey_responses (built in marts_staging): one row per counted answer, i.e. per
 -- survey_id the answer with the latest responded_at (ties: the larger response_id), answered
--- before :as_of, joined to the send ledger, the contact and the account. Incremental builds
--- recompute the surveys of ops.mart_changed_surveys only (_incremental_macros.sql.j2).
+-- before :as_of, joined to the send ledger, the contact and the account. Categories: _categories.sql.j2.
+-- Incremental builds recompute the surveys of ops.mart_changed_surveys only (_incremental_macros.sql.j2).
+{% import '_categories.sql.j2' as cat -%}
 {% import '_incremental_macros.sql.j2' as inc with context -%}
 INSERT INTO marts_staging.fct_survey_responses (
     response_id, survey_id, survey_type, program, touchpoint, score, category, comment,
@@ -21,17 +22,7 @@ WITH ranked AS (
 )
 SELECT
     r.response_id, r.survey_id, i.survey_type, i.program, i.touchpoint, r.score,
-    CASE
-        WHEN i.survey_type = 'nps' AND r.score >= 9 THEN 'promoter'
-        WHEN i.survey_type = 'nps' AND r.score >= 7 THEN 'passive'
-        WHEN i.survey_type = 'nps' THEN 'detractor'
-        WHEN i.survey_type = 'csat' AND r.score >= 4 THEN 'satisfied'
-        WHEN i.survey_type = 'csat' AND r.score = 3 THEN 'neutral'
-        WHEN i.survey_type = 'csat' THEN 'dissatisfied'
-        WHEN i.survey_type = 'ces' AND r.score >= 5 THEN 'easy'
-        WHEN i.survey_type = 'ces' AND r.score = 4 THEN 'neutral'
-        ELSE 'high_effort'
-    END AS category,
+    {{ cat.category('i.survey_type', 'r.score') }} AS category,
     r.comment, CAST(r.answers_received AS INTEGER) AS answers_received, i.sent_at, r.responded_at,
     CAST(r.responded_at AS DATE) AS response_date, i.account_id, a.name AS account_name,
     i.contact_id, c.role, a.industry, a.segment, a.region, a.arr AS account_arr,

@@ -53,7 +53,7 @@ def summarise(wh: Warehouse, outbox: str | Path, say: Say) -> None:
     if not dec:
         return
     total = sum(int(r["n"]) for r in dec)
-    say(f"6. closing the loop  {total} counted answers, each with a recorded decision: "
+    say(f"5. closing the loop  {total} counted answers, each with a recorded decision: "
         + ", ".join(f"{int(r['n'])} {r['status'].replace('_', ' ')}" for r in dec))
     cat = _rows(wh, "SELECT survey_type, category, COUNT(*) AS n, SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END) AS sent "
                     "FROM ops.followup_decisions GROUP BY survey_type, category ORDER BY survey_type, category")
@@ -95,19 +95,22 @@ def summarise(wh: Warehouse, outbox: str | Path, say: Say) -> None:
     if res:
         say(f"                e.g. {res[0]['case_id']} resolved by a case file on {res[0]['resolved_at']:%Y-%m-%d}: "
             f"{res[0]['resolution']}")
-    sla = _rows(wh, "SELECT COUNT(*) AS n, SUM(CASE WHEN sla_met THEN 1 ELSE 0 END) AS met, "
-                    "SUM(CASE WHEN sla_met IS NOT NULL THEN 1 ELSE 0 END) AS judged, "
-                    "SUM(CASE WHEN recovered THEN 1 ELSE 0 END) AS rec, "
-                    "SUM(CASE WHEN recovered IS NOT NULL THEN 1 ELSE 0 END) AS next_n FROM marts.mart_loop_recovery")
-    on_time = _rows(wh, "SELECT SUM(CASE WHEN followup_on_time THEN 1 ELSE 0 END) AS ok, "
-                        "SUM(CASE WHEN followup_on_time IS NOT NULL THEN 1 ELSE 0 END) AS n FROM marts.mart_followups")
+    # All-time totals: the counts of one grain's rows add up (every answer is in exactly one week).
+    sla = _rows(wh, "SELECT SUM(cases_opened) AS n, SUM(cases_within_sla) AS met, SUM(cases_sla_measured) AS judged, "
+                    "SUM(within_sla) AS ok, SUM(sla_measured) AS on_n FROM marts.mart_followups WHERE period_grain = 'week'")
+    rec = _rows(wh, "SELECT contacted_within_sla AS in_sla, SUM(recovered) AS rec, SUM(with_next_answer) AS next_n "
+                    "FROM marts.mart_loop_recovery WHERE period_grain = 'week' GROUP BY contacted_within_sla")
     if sla and sla[0]["n"]:
         s = {k: int(v or 0) for k, v in sla[0].items()}
-        o = {k: int(v or 0) for k, v in on_time[0].items()} if on_time else {"ok": 0, "n": 0}
-        say(f"                SLA (marts): follow-ups on time {_pct(o['ok'], o['n'])} of {o['n']}; cases acted on by "
-            f"their due time {_pct(s['met'], s['judged'])} of {s['judged']}; recovered at the next answer "
-            + (f"{_pct(s['rec'], s['next_n'])} of {s['next_n']}" if s["next_n"] else
-               "n/a (no contact with a case has answered a later survey yet)"))
+        r = {bool(x["in_sla"]): (int(x["rec"] or 0), int(x["next_n"] or 0)) for x in rec}
+
+        def recovery(in_sla: bool) -> str:
+            k, n = r.get(in_sla, (0, 0))
+            return f"{_pct(k, n)} of {n}" if n else "n/a (no later answer yet)"
+
+        say(f"                SLA (marts): answers followed up on time {_pct(s['ok'], s['on_n'])} of {s['on_n']}; cases "
+            f"acted on by their due time {_pct(s['met'], s['judged'])} of {s['judged']}; recovered at the next answer: "
+            f"cases acted on within the SLA {recovery(True)}, late or never {recovery(False)}")
     root = Path(outbox)
     alerts = sorted(root.glob("followups_*/alert_*.eml"))
     fol = sorted(root.glob("followups_*/followup_*.eml"))

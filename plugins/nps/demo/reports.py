@@ -56,7 +56,7 @@ def summarise(say: Say) -> None:
     for m in items:
         by_kind.setdefault(m["kind"], set()).add(m["period_key"])
     kinds = "; ".join(f"{k} {', '.join(sorted(v))}" for k, v in sorted(by_kind.items()))
-    say(f"5. reports      {len(items)} reports archived ({kinds})")
+    say(f"6. reports      {len(items)} reports archived ({kinds})")
     outbox = Path(os.environ.get("NPS_OUTBOX_DIR", ""))
     emls = sorted(outbox.glob("reports_*/*.eml")) if outbox.is_dir() else []
     say(f"                {len(emls)} report emails in the outbox, one per report, period and recipient")

@@ -293,12 +293,12 @@ class Runner:
 
         say("")
         summary.print_summary(self.wh, self.config, say)
-        from nps.demo.reports import summarise
-
-        summarise(say)
         from nps.demo.loop import summarise as loop_summary
 
         loop_summary(self.wh, os.environ["NPS_OUTBOX_DIR"], say)
+        from nps.demo.reports import summarise
+
+        summarise(say)
         say("")
         say("where to look")
         say(f"  warehouse      {self.wh.url.removeprefix('duckdb:///')}  (schemas src, ops, marts)")

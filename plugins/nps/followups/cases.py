@@ -4,11 +4,20 @@
   (send key ``alert/<owner hash>/<hash of the cases>``); a case whose account has no usable
   owner address goes to ``followups.cs_lead`` and is reported. The key a case is alerted under is
   kept on the case, so a run killed after the send finds the same key and sends nothing twice.
+  Each case shows the score, the comment, the contact's role and earlier scores, the account's
+  ARR and its churn-risk reasons (``marts.mart_churn_risk``; said so when the mart is not built).
+  An **urgent** case (an NPS detractor on an account with ARR at or above
+  ``followups.urgent_arr_threshold``) gets its own email at once (``urgent/<case_id>``, ledger
+  kind ``urgent_alert``) instead of waiting in the owner's list.
+- **Language.** Staff emails are rendered in the recipient's locale (``followups.owner_locales``
+  by address, a contact's ``locale``, else ``followups.staff_locale``), English when a template
+  is missing in that locale (logged).
 - **Escalation.** An open case past its due time climbs one level per run, once per level
   (``escalation/<case_id>/<level>``), when the SLA clock has run ``after_hours`` past its due
   time. A case marked in progress or resolved stops climbing.
 - **Digest.** One email per digest recipient per local day (``digest/<day>/<recipient hash>``),
-  sent by the first run after ``digest_hour``.
+  sent by the first run after ``digest_hour``; with ``followups.owner_digest`` also one per
+  account owner with open cases (``owner-digest/<day>/<owner hash>``).
 - **Case files.** ``cases/*.csv`` in the landing area (``case_id,status[,note,updated_at,updated_by]``)
   move cases forward (open → in_progress → resolved) with the ingestion's audit discipline: every
   row read is applied, quarantined (unknown case, bad status, a backward transition) or a
@@ -50,34 +59,131 @@ def _valid(email: str | None) -> bool:
     return bool(email) and bool(_EMAIL.match(str(email).strip()))
 
 
-def render_staff(config: ProgramConfig, template: str, ctx: dict[str, Any]) -> MessageTemplate:
-    """A staff email (``staff_<template>.en.{html,txt}.j2``), rendered in full for one recipient."""
+def render_staff(config: ProgramConfig, template: str, ctx: dict[str, Any], locale: str = "en") -> MessageTemplate:
+    """A staff email (``staff_<template>.<locale>.{html,txt}.j2``, English when the locale has
+    none), rendered in full for one recipient."""
     env = _env(str(FOLLOWUP_TEMPLATES_DIR))
+    if not (FOLLOWUP_TEMPLATES_DIR / f"staff_{template}.{locale}.html.j2").is_file():
+        log.warning("staff email %s has no %s template: sent in English", template, locale)
+        locale = "en"
     full = {"program": config.program, "sender": config.sender, **ctx}
     parts = {}
     subject = ""
     for ext in ("html", "txt"):
-        t = env.get_template(f"staff_{template}.en.{ext}.j2")
+        t = env.get_template(f"staff_{template}.{locale}.{ext}.j2")
         parts[ext] = t.render(full)
         if ext == "txt":
             subject = " ".join("".join(t.blocks["subject"](t.new_context(full))).split())
-    return MessageTemplate(f"staff.{template}", "en", subject, parts["txt"], parts["html"])
+    return MessageTemplate(f"staff.{template}", locale, subject, parts["txt"], parts["html"])
 
 
-def _local(ts: datetime, tz: str) -> str:
+#: The computed words of staff emails (dates, churn-risk reasons) per locale; the rest is in the
+#: templates. Risk reasons are marts.mart_churn_risk's own phrases.
+_WEEKDAYS = {"en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+             "pl": ("pon.", "wt.", "śr.", "czw.", "pt.", "sob.", "niedz.")}
+_RISK_WORDS = {
+    "pl": {"recent detractor": "niedawna ocena krytyczna", "NPS dropped 3+ points": "NPS spadł o 3+ punkty",
+           "low CSAT": "niski CSAT", "high effort": "duży wysiłek (CES)",
+           "no answer in two cycles": "brak odpowiedzi od dwóch cykli",
+           "overdue detractor case": "zaległa sprawa krytyka"},
+}
+_RISK_NOTES = {
+    "en": {"none": "no risk signals", "no_row": "not in marts.mart_churn_risk (not a current customer)",
+           "no_mart": "not known: marts.mart_churn_risk is not built yet"},
+    "pl": {"none": "brak sygnałów ryzyka", "no_row": "brak w marts.mart_churn_risk (nie jest obecnym klientem)",
+           "no_mart": "nieznane: marts.mart_churn_risk jeszcze nie zbudowano"},
+}
+#: Earlier scores shown per case (the latest ones).
+PREVIOUS_SCORES = 5
+
+
+def _loc(locale: str) -> str:
+    return locale if locale in _WEEKDAYS else "en"
+
+
+def _local(ts: datetime, tz: str, locale: str = "en") -> str:
     from datetime import UTC
 
-    return ts.replace(tzinfo=UTC).astimezone(ZoneInfo(tz)).strftime("%a %Y-%m-%d %H:%M %Z")
+    local = ts.replace(tzinfo=UTC).astimezone(ZoneInfo(tz))
+    return f"{_WEEKDAYS[_loc(locale)][local.weekday()]} {local:%Y-%m-%d %H:%M %Z}"
 
 
-def _case_view(c: dict[str, Any], tz: str) -> dict[str, Any]:
-    return {**c, "due_local": _local(c["due_at"], tz), "account_name": c["account_name"] or c["account_id"],
-            "contact_name": c["contact_name"] or c["contact_id"]}
+def _amount(value: Any, locale: str) -> str:
+    if value is None:
+        return "?"
+    text = f"{float(value):,.0f}"
+    return text.replace(",", "\u00a0") if _loc(locale) == "pl" else text
+
+
+def _risk_text(risk: dict[str, Any], locale: str) -> str:
+    loc = _loc(locale)
+    if risk["status"] != "ok":
+        return _RISK_NOTES[loc][risk["status"]]
+    if not risk["reasons"]:
+        return _RISK_NOTES[loc]["none"]
+    words = _RISK_WORDS.get(loc, {})
+    return f"{risk['level']}: " + ", ".join(words.get(r, r) for r in risk["reasons"])
+
+
+def _case_view(c: dict[str, Any], tz: str, locale: str = "en") -> dict[str, Any]:
+    view = {**c, "due_local": _local(c["due_at"], tz, locale), "account_name": c["account_name"] or c["account_id"],
+            "contact_name": c["contact_name"] or c["contact_id"], "arr_text": _amount(c.get("arr"), locale)}
+    view["previous_text"] = ", ".join(f"{p['survey_type'].upper()} {p['score']} ({p['responded_at']:%Y-%m-%d})"
+                                      for p in c.get("previous") or [])
+    view["risk_text"] = _risk_text(c.get("risk") or {"status": "no_mart"}, locale)
+    return view
+
+
+def _expanding(wh: Warehouse, sql: str, name: str, values: list[str]) -> list[dict[str, Any]]:
+    import sqlalchemy as sa
+
+    stmt = sa.text(sql.strip().rstrip(";")).bindparams(sa.bindparam(name, expanding=True))
+    out: list[dict[str, Any]] = []
+    with wh.engine.connect() as conn:
+        for i in range(0, len(values), 1000):
+            out += [dict(r._mapping) for r in conn.execute(stmt, {name: values[i:i + 1000]})]
+    return out
+
+
+def churn_risk(wh: Warehouse, account_ids: list[str]) -> dict[str, dict[str, Any]] | None:
+    """The churn-risk level and reasons of these accounts from ``marts.mart_churn_risk``; None when
+    the mart is missing or empty (not built yet), which the emails say instead of failing."""
+    try:
+        if not wh.scalar("SELECT COUNT(*) FROM (SELECT 1 FROM marts.mart_churn_risk LIMIT 1) AS x"):
+            return None
+        rows = _expanding(wh, "SELECT account_id, risk_level, reasons FROM marts.mart_churn_risk WHERE account_id IN :ids",
+                          "ids", sorted(set(account_ids)))
+    except Exception as err:  # noqa: BLE001 - an alert must not fail because the marts are not there
+        log.warning("owner alerts without churn-risk reasons: marts.mart_churn_risk is not readable (%s)",
+                    str(err).splitlines()[0])
+        return None
+    return {r["account_id"]: {"status": "ok", "level": r["risk_level"],
+                              "reasons": [x.strip() for x in (r["reasons"] or "").split(",") if x.strip()]}
+            for r in rows}
+
+
+def enrich(wh: Warehouse, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Cases with their contact's earlier scores (before the case opened, latest
+    ``PREVIOUS_SCORES``) and their account's churn risk."""
+    if not rows:
+        return rows
+    previous: dict[str, list[dict[str, Any]]] = {}
+    for p in _expanding(wh, wh.read_sql("followups/previous_scores"), "contacts", sorted({c["contact_id"] for c in rows})):
+        previous.setdefault(p["contact_id"], []).append(p)
+    risk = churn_risk(wh, [c["account_id"] for c in rows])
+    out = []
+    for c in rows:
+        earlier = [p for p in previous.get(c["contact_id"], [])
+                   if p["survey_id"] != c["survey_id"] and p["responded_at"] <= c["opened_at"]]
+        r = {"status": "no_mart"} if risk is None else risk.get(c["account_id"], {"status": "no_row"})
+        out.append({**c, "previous": earlier[-PREVIOUS_SCORES:], "risk": r})
+    return out
 
 
 def _staff_batch(config: ProgramConfig, template: str, ctx: dict[str, Any], *, send_key: str, email: str, name: str,
-                 folder: str, category: str) -> Batch:
-    tmpl = render_staff(config, template, {**ctx, "recipient_name": name})
+                 folder: str, category: str, locale: str = "en", cases: list[dict[str, Any]] | None = None) -> Batch:
+    views = [_case_view(c, config.followups.timezone, locale) for c in cases or []]
+    tmpl = render_staff(config, template, {**ctx, "cases": views, "recipient_name": name}, locale)
     return Batch(
         batch_id=send_key.replace("/", "."), template=tmpl,
         recipients=[Recipient(send_key=send_key, survey_id=send_key.replace("/", "."), email=email.strip(), name=name,
@@ -117,6 +223,7 @@ class StaffResult:
     cases: int = 0
     unrouted: int = 0            # cases whose account has no owner address (sent to the CS lead)
     unsent: int = 0              # cases with nobody to tell (no owner address, no CS lead)
+    urgent: int = 0              # urgent cases, each alerted in its own email
     confirmed: int = 0           # cases the ledger confirmed (alerted, escalated)
     by_level: dict[str, int] = field(default_factory=dict)
     ledger: dict[str, Any] = field(default_factory=dict)
@@ -142,7 +249,7 @@ def owner_alerts(wh: Warehouse, config: ProgramConfig, transport, *, now: dateti
     f = config.followups
     result = StaffResult()
     confirm_alerts(wh, now, run_id)  # a run killed after its send: the ledger knows, the cases learn it now
-    rows = wh.query(wh.read_sql("followups/cases_detail"), {"which": "alert", "now": now, "levels": 0})
+    rows = enrich(wh, wh.query(wh.read_sql("followups/cases_detail"), {"which": "alert", "now": now, "levels": 0}))
     groups: dict[tuple[str, str, bool], list[dict[str, Any]]] = {}
     for c in rows:
         if _valid(c["owner_email"]):
@@ -156,36 +263,77 @@ def owner_alerts(wh: Warehouse, config: ProgramConfig, transport, *, now: dateti
                         c["case_id"], c["account_id"])
             continue
         groups.setdefault(key, []).append(c)
-    batches = []
+    urgent_batches, batches = [], []
     assignments: list[tuple[str, list[str]]] = []
     for (email, name, unrouted), cases in sorted(groups.items()):
+        locale = f.staff_locale_for(email, f.cs_lead if unrouted else None, config.program.default_locale)
+        # Urgent cases: one email each, at once, under their own key (kept when an attempt set it).
+        for c in cases:
+            if is_urgent(c, config):
+                key = c["owner_alert_key"] or f"urgent/{c['case_id']}"
+                if c["owner_alert_key"] is None:
+                    assignments.append((key, [c["case_id"]]))
+                urgent_batches.append(_staff_batch(
+                    config, "owner_alert", {"unrouted": unrouted, "urgent": True,
+                                            "threshold": _amount(f.urgent_arr_threshold, locale)},
+                    cases=[c], send_key=key, email=email, name=name, folder=folder, category="urgent-alert",
+                    locale=locale))
+                result.urgent += 1
+                result.cases += 1
         # Cases given a key by an earlier attempt keep it; the others share one new key.
         by_key: dict[str | None, list[dict[str, Any]]] = {}
         for c in cases:
-            by_key.setdefault(c["owner_alert_key"], []).append(c)
+            if not is_urgent(c, config):
+                by_key.setdefault(c["owner_alert_key"], []).append(c)
         for old_key, members in by_key.items():
             ids = sorted(c["case_id"] for c in members)
             key = old_key or f"alert/{recipient_hash(email)}/{hashlib.sha256('|'.join(ids).encode()).hexdigest()[:12]}"
             if old_key is None:
                 assignments.append((key, ids))
-            batches.append(_staff_batch(config, "owner_alert",
-                                        {"cases": [_case_view(c, f.timezone) for c in members], "unrouted": unrouted},
-                                        send_key=key, email=email, name=name, folder=folder, category="owner-alert"))
+            batches.append(_staff_batch(config, "owner_alert", {"unrouted": unrouted, "urgent": False}, cases=members,
+                                        send_key=key, email=email, name=name, folder=folder, category="owner-alert",
+                                        locale=locale))
             result.cases += len(members)
-    result.emails = len(batches)
-    if dry_run or not batches:
+    result.emails = len(batches) + len(urgent_batches)
+    if dry_run or not result.emails:
         return result
     with wh.begin() as conn:
         for key, ids in assignments:
             _keys_update(wh, conn, "followups/assign_alert_key", {"key": key}, ids)
     try:
-        lr = _send(wh, config, batches, transport, scope="alerts", kind="alert", run_id=run_id)
-        result.ledger = lr.as_dict()
+        # Urgent ones first, under their own ledger scope and kind; the ledger figures add up.
+        for group, scope, kind in ((urgent_batches, "urgent_alerts", "urgent_alert"), (batches, "alerts", "alert")):
+            if group:
+                result.ledger = _merge_ledger(result.ledger, _send(wh, config, group, transport, scope=scope, kind=kind,
+                                                                   run_id=run_id).as_dict())
     finally:
         result.confirmed = confirm_alerts(wh, now, run_id)
-    log.info("owner alerts: %d emails for %d cases (%d routed to the CS lead, %d with nobody to tell); %d confirmed",
-             result.emails, result.cases, result.unrouted, result.unsent, result.confirmed)
+    log.info("owner alerts: %d emails for %d cases (%d urgent, %d routed to the CS lead, %d with nobody to tell); "
+             "%d confirmed", result.emails, result.cases, result.urgent, result.unrouted, result.unsent, result.confirmed)
     return result
+
+
+def _merge_ledger(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for k, v in b.items():
+        if k in out and isinstance(v, int) and not isinstance(v, bool):
+            out[k] += v
+        elif k in out and isinstance(v, list):
+            out[k] = out[k] + v
+        elif k in out and isinstance(v, dict):
+            out[k] = {x: out[k].get(x, 0) + v.get(x, 0) for x in {*out[k], *v}}
+        elif k in out and isinstance(v, str) and v != out[k]:
+            out[k] = f"{out[k]}+{v}"
+        else:
+            out[k] = v
+    return out
+
+
+def is_urgent(c: dict[str, Any], config: ProgramConfig) -> bool:
+    """An NPS detractor on an account whose ARR reaches ``followups.urgent_arr_threshold``."""
+    threshold = config.followups.urgent_arr_threshold
+    return (threshold is not None and c["survey_type"] == "nps" and c["category"] == "detractor"
+            and c.get("arr") is not None and float(c["arr"]) >= threshold)
 
 
 # -- escalation -----------------------------------------------------------------------------------
@@ -212,7 +360,7 @@ def escalate(wh: Warehouse, config: ProgramConfig, transport, *, now: datetime, 
     if not levels:
         return result
     confirm_escalations(wh, config, now, run_id)
-    rows = wh.query(wh.read_sql("followups/cases_detail"), {"which": "overdue", "now": now, "levels": len(levels)})
+    rows = enrich(wh, wh.query(wh.read_sql("followups/cases_detail"), {"which": "overdue", "now": now, "levels": len(levels)}))
     batches = []
     for c in rows:
         level = int(c["escalation_level"]) + 1
@@ -220,10 +368,9 @@ def escalate(wh: Warehouse, config: ProgramConfig, transport, *, now: datetime, 
         threshold = add_hours(c["due_at"], to.after_hours, f.timezone, f.sla.skip_weekends)
         if now < threshold:
             continue
-        batches.append(_staff_batch(config, "escalation",
-                                    {"cases": [_case_view(c, f.timezone)], "level": level, "levels": len(levels)},
+        batches.append(_staff_batch(config, "escalation", {"level": level, "levels": len(levels)}, cases=[c],
                                     send_key=f"escalation/{c['case_id']}/{level}", email=to.email, name=to.name,
-                                    folder=folder, category="escalation"))
+                                    folder=folder, category="escalation", locale=f.staff_locale_for(to.email, to, config.program.default_locale)))
         result.by_level[str(level)] = result.by_level.get(str(level), 0) + 1
     result.emails = result.cases = len(batches)
     if dry_run or not batches:
@@ -240,23 +387,43 @@ def escalate(wh: Warehouse, config: ProgramConfig, transport, *, now: datetime, 
 # -- digest -----------------------------------------------------------------------------------------
 def digest(wh: Warehouse, config: ProgramConfig, transport, *, now: datetime, run_id: str, folder: str,
            dry_run: bool = False) -> StaffResult:
-    """The daily digest to ``followups.digest``, once per local day after ``digest_hour``."""
+    """The daily digest to ``followups.digest``, once per local day after ``digest_hour``; with
+    ``followups.owner_digest`` also one to each account owner with open cases (their open and
+    overdue cases, ``owner-digest/<day>/<owner hash>``), in the owner's language."""
     from datetime import UTC
 
     f = config.followups
     result = StaffResult()
     local = now.replace(tzinfo=UTC).astimezone(ZoneInfo(f.timezone))
-    if not f.digest or local.hour < f.digest_hour:
+    if not (f.digest or f.owner_digest) or local.hour < f.digest_hour:
         return result
     day = local.strftime("%Y-%m-%d")
-    counts = wh.query(wh.read_sql("followups/digest_counts"), {"now": now, "since": now - timedelta(hours=24)})[0]
-    overdue = [_case_view(c, f.timezone)
-               for c in wh.query(wh.read_sql("followups/cases_detail"), {"which": "digest", "now": now, "levels": 0})]
-    ctx = {"day": day, "counts": {k: int(v or 0) for k, v in counts.items()}, "cases": overdue}
-    batches = [_staff_batch(config, "digest", ctx, send_key=f"digest/{day}/{recipient_hash(r.email)}", email=r.email,
-                            name=r.name, folder=folder, category="digest") for r in f.digest]
-    result.emails, result.cases = len(batches), len(overdue)
-    if dry_run:
+    batches = []
+    if f.digest:
+        counts = wh.query(wh.read_sql("followups/digest_counts"), {"now": now, "since": now - timedelta(hours=24)})[0]
+        overdue = enrich(wh, wh.query(wh.read_sql("followups/cases_detail"), {"which": "digest", "now": now, "levels": 0}))
+        ctx = {"day": day, "counts": {k: int(v or 0) for k, v in counts.items()}}
+        batches += [_staff_batch(config, "digest", ctx, cases=overdue, send_key=f"digest/{day}/{recipient_hash(r.email)}",
+                                 email=r.email, name=r.name, folder=folder, category="digest",
+                                 locale=f.staff_locale_for(r.email, r, config.program.default_locale)) for r in f.digest]
+        result.cases = len(overdue)
+    if f.owner_digest:
+        mine: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for c in wh.query(wh.read_sql("followups/cases_detail"), {"which": "owner_digest", "now": now, "levels": 0}):
+            if _valid(c["owner_email"]):  # cases without an owner address are in the CS lead's digest
+                mine.setdefault((c["owner_email"].strip().lower(), c["owner_name"] or ""), []).append(c)
+        for (email, name), cases in sorted(mine.items()):
+            cases = enrich(wh, cases)
+            counts = {"open": sum(c["status"] == "open" for c in cases),
+                      "in_progress": sum(c["status"] == "in_progress" for c in cases),
+                      "overdue": sum(c["due_at"] <= now for c in cases)}
+            batches.append(_staff_batch(config, "owner_digest", {"day": day, "counts": counts}, cases=cases,
+                                        send_key=f"owner-digest/{day}/{recipient_hash(email)}", email=email, name=name,
+                                        folder=folder, category="owner-digest",
+                                        locale=f.staff_locale_for(email, None, config.program.default_locale)))
+            result.cases += len(cases)
+    result.emails = len(batches)
+    if dry_run or not batches:
         return result
     lr = _send(wh, config, batches, transport, scope="digest", kind="digest", run_id=run_id)
     result.ledger = lr.as_dict()
@@ -393,5 +560,5 @@ def ingest_case_files(wh: Warehouse, landing, *, now: datetime, run_id: str) -> 
     return out
 
 
-__all__ = ["CASE_STATUSES", "CaseFileResult", "StaffResult", "confirm_alerts", "confirm_escalations", "digest",
-           "escalate", "ingest_case_files", "owner_alerts", "render_staff"]
+__all__ = ["CASE_STATUSES", "CaseFileResult", "StaffResult", "churn_risk", "confirm_alerts", "confirm_escalations",
+           "digest", "enrich", "escalate", "ingest_case_files", "is_urgent", "owner_alerts", "render_staff"]

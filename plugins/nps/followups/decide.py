@@ -64,6 +64,19 @@ class DecideResult:
                 "would_send": dict(sorted(self.would_send.items()))}
 
 
+def answers_sql(wh: Warehouse) -> str:
+    """``followups/answers.sql`` rendered through Jinja2 with the marts' category rule
+    (``include/sql/marts/_categories.sql.j2``): one rule for the marts and the follow-ups."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(wh.sql_dir / "followups"), str(wh.sql_dir / "marts")]),
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+        autoescape=False,  # noqa: S701 - SQL text from the repository, not HTML
+    )
+    return env.get_template("answers.sql").render()
+
+
 def _decide_one(a: dict[str, Any], config: ProgramConfig, now: datetime, referral_seen: dict[str, datetime]
                 ) -> tuple[str, str, str | None, bool]:
     """(status, reason, template, referral_ask) for one answer that has no sent follow-up."""
@@ -102,7 +115,7 @@ def decide(wh: Warehouse, config: ProgramConfig, now: datetime, run_id: str, *, 
 
     f = config.followups
     result = DecideResult()
-    rows = wh.query(wh.read_sql("followups/answers"), {"now": now, "since": since})
+    rows = wh.query(answers_sql(wh), {"now": now, "since": since})
     result.considered = len(rows)
     if not rows:
         return result

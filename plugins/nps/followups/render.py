@@ -58,6 +58,7 @@ def render_followup(config: ProgramConfig, name: str, locale: str, *,
         "sender": config.sender,
         "unsubscribe_url": config.program.unsubscribe_url,
         "unsub_sep": _sep(config.program.unsubscribe_url),
+        "links": config.followups.promoter_links,
         "tags": {
             "name": TAG_NAME, "name_html": TAG_NAME_HTML, "company": TAG_COMPANY, "company_html": TAG_COMPANY_HTML,
             "owner": TAG_OWNER, "owner_html": TAG_OWNER_HTML, "quote": TAG_QUOTE, "quote_html": TAG_QUOTE_HTML,

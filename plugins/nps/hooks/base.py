@@ -47,19 +47,29 @@ def embedded(warehouse_conn_id: str = "nps_warehouse") -> bool:
     return conn is not None and _truthy(extras(conn).get("embedded", False))
 
 
+def in_task() -> bool:
+    """True inside a running task (the Task SDK's supervisor is connected), as Airflow itself tells."""
+    import sys
+
+    return hasattr(sys.modules.get("airflow.sdk.execution_time.task_runner"), "SUPERVISOR_COMMS")
+
+
 def lookup_connection(conn_id: str):
     """The Airflow connection ``conn_id``, or None when it does not exist.
 
-    Inside a task it comes through the Task SDK (secrets backends, env vars, the API server).
-    Outside one (``dag.test``, the demo runner, a shell) the SDK may see only environment
-    variables, so Airflow's metadata database is asked too.
+    Inside a task it comes through the Task SDK (``airflow.sdk.BaseHook.get_connection``: secrets
+    backends, env vars, the API server), whose "not found" is the answer. Outside one (the demo
+    runner, a shell) the SDK may see only environment variables, so Airflow's metadata database is
+    asked too; never from inside a task, where ``airflow.models.Connection`` is deprecated.
     """
     try:
         return BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
-        pass
+        if in_task():
+            return None
     except Exception:  # noqa: BLE001 - no supervisor outside a task: fall through to the metadata DB
-        pass
+        if in_task():
+            raise
     try:
         from airflow.models.connection import Connection
 

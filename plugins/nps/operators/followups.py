@@ -30,6 +30,8 @@ class CloseTheLoopOperator(NpsBaseOperator):
     :param transport: / :param sendgrid_conn_id: / :param smtp_conn_id: / :param token_conn_id: /
         :param outbox_dir: as ``DispatchSurveysOperator``.
     :param landing_uri: the landing area for ``case_files`` (templated; default ``NPS_LANDING_URI``).
+    :param slack_conn_id: ``owner_alerts`` also posts the run's new cases to this Slack incoming
+        webhook when the connection exists (``nps.slack``; default ``nps_slack``), once per run.
 
     Returns the step's counts. A rejected email (4xx) fails without retries, naming it; uncertain
     sends reschedule the task until the ledger has evidence (nothing is sent twice).
@@ -37,7 +39,7 @@ class CloseTheLoopOperator(NpsBaseOperator):
 
     template_fields: Sequence[str] = (
         *NpsBaseOperator.template_fields, "as_of", "since", "dry_run", "transport", "outbox_dir", "landing_uri",
-        "sendgrid_conn_id", "smtp_conn_id", "token_conn_id", "crm_conn_id",
+        "sendgrid_conn_id", "smtp_conn_id", "token_conn_id", "crm_conn_id", "slack_conn_id",
     )
     ui_color = "#fde2e4"
 
@@ -55,6 +57,7 @@ class CloseTheLoopOperator(NpsBaseOperator):
         outbox_dir: str | None = None,
         landing_uri: str | None = None,
         crm_conn_id: str | None = None,
+        slack_conn_id: str = "nps_slack",
         **kwargs: Any,
     ) -> None:
         if step not in STEPS:
@@ -73,6 +76,7 @@ class CloseTheLoopOperator(NpsBaseOperator):
         self.outbox_dir = outbox_dir
         self.landing_uri = landing_uri
         self.crm_conn_id = crm_conn_id
+        self.slack_conn_id = slack_conn_id
 
     def _instant(self, context):
         from nps import marts
@@ -151,6 +155,26 @@ class CloseTheLoopOperator(NpsBaseOperator):
         fn = {"owner_alerts": cases.owner_alerts, "escalate": cases.escalate, "digest": cases.digest}[self.step]
         res = fn(wh, config, transport, now=now, run_id=run_id, folder=folder, dry_run=dry_run)
         self._fail_on_rejected(res.ledger)
+        out = res.as_dict()
+        if self.step == "owner_alerts" and not dry_run:
+            out["slack"] = self._slack(wh, config, now, run_id)
+        return out
+
+    def _slack(self, wh, config, now, run_id) -> dict[str, Any] | None:
+        """The run's new cases to Slack when ``slack_conn_id`` exists (``nps.slack``), once per run."""
+        from nps import slack
+
+        if not slack.configured(self.slack_conn_id):
+            return None
+        res = slack.post_new_cases(wh, config, slack.SlackTransport(self.slack_conn_id), now=now, run_id=run_id,
+                                   conn_id=self.slack_conn_id)
+        if res.ledger.get("failed"):
+            raise self.fail_fast(RuntimeError(
+                f"owner_alerts: Slack rejected the new-cases summary: {res.ledger['errors'][-1]}. Fix the "
+                f"{self.slack_conn_id} connection, then clear this task: nothing is emailed or posted twice."))
+        if res.ledger.get("errors"):  # Slack down (5xx, 429, refused): certainly not posted; a retry posts it
+            raise RuntimeError(f"owner_alerts: Slack did not take the new-cases summary ({res.ledger['errors'][-1]}); "
+                               "a retry posts it, and emails nothing twice")
         return res.as_dict()
 
     def _crm(self, wh, config, now, run_id, dry_run) -> dict[str, Any]:

@@ -81,6 +81,7 @@ class KpiRow:
     target: float | None = None
     progress_pct: float | None = None
     note: str | None = None         # a gap code (see render.GAPS) for this line, e.g. company_wide_only
+    note_params: dict[str, Any] = field(default_factory=dict)  # values the note's words name
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -243,6 +244,11 @@ def _share_row(row: KpiRow, cur: dict | None, prev: dict | None, x: str, n: str,
         row.significant = share_change_significant(int(prev[x]), row.prev_n, xs, row.n)
 
 
+def _pct_of(k: int, n: int) -> str:
+    """``k of n (p%)`` for a note; ``–`` when n is 0."""
+    return f"{k}/{n} ({100.0 * k / n:.0f}%)" if n else "–"
+
+
 def _by_start(rows: list[dict[str, Any]]) -> dict[date, dict[str, Any]]:
     return {r["period_start"]: r for r in rows}
 
@@ -319,7 +325,28 @@ def _report_data(rd: _Reader, config: ProgramConfig, period: Period, aud: Audien
                 cov.previous = num(p["revenue_coverage_pct"])
                 cov.change = round(cov.current - cov.previous, 2) if cov.current is not None else None
             cov.note = "arr_share_untested"
-    card["followup_sla_pct"].status, card["followup_sla_pct"].note = "not_measured", "followups_pending"
+    # Follow-up SLA: cases the owner acted on by their due time (marts.mart_followups), company-wide
+    # or per industry (the mart's dimension); with it, the recovery at the next answer by SLA side.
+    sla = card["followup_sla_pct"]
+    if aud.is_company or aud.dimension == "industry":
+        rows = _by_start(rd.rows("followup_sla_trend", {**span, "first_start": period.previous().start,
+                                                         "industry": aud.value if aud.dimension == "industry" else None}))
+        _share_row(sla, rows.get(period.start), rows.get(period.previous().start), "cases_within_sla",
+                   "cases_sla_measured", mins)
+        cur = rows.get(period.start)
+        if cur is not None:
+            sla.extra = {"cases_opened": int(cur["cases_opened"]), "cases_within_sla": int(cur["cases_within_sla"]),
+                         "cases_overdue": int(cur["cases_overdue"])}
+        if aud.is_company:
+            rec = {bool(r["contacted_within_sla"]): r for r in rd.rows("loop_recovery", {"grain": grain, "period_start": period.start})}
+            if any(int(r["with_next_answer"] or 0) for r in rec.values()):
+                side = {k: (int(rec[k]["recovered"]), int(rec[k]["with_next_answer"])) if k in rec else (0, 0)
+                        for k in (True, False)}
+                sla.extra["recovery"] = side
+                sla.note, sla.note_params = "recovery", {
+                    "in_sla": _pct_of(*side[True]), "late": _pct_of(*side[False])}
+    else:
+        sla.status, sla.note = "not_available", "not_by_dimension"
 
     for r in card.values():
         if r.status == "ok":

@@ -1,7 +1,7 @@
 """The QBR pack's per-account-owner pages: for each owner, their accounts' NPS by quarter, who
-answered in the quarter and how, and the churn-risk reasons (``marts.mart_churn_risk``,
-``marts.mart_account_nps``, ``marts.fct_survey_responses``). Open follow-up cases join here once
-follow-ups exist.
+answered in the quarter and how, the churn-risk reasons and the open follow-up cases
+(``marts.mart_churn_risk``, ``marts.mart_account_nps``, ``marts.fct_survey_responses``,
+``marts.fct_followups``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ class OwnerPage:
 
 
 def owner_data(wh: Warehouse, period: Period) -> dict[str, list[dict[str, Any]]]:
-    """Accounts per owner, each with its quarterly NPS history and the quarter's answers."""
+    """Accounts per owner, each with its quarterly NPS history, the quarter's answers and its open
+    follow-up cases."""
     import sqlalchemy as sa
 
     def rows(conn, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -42,16 +43,21 @@ def owner_data(wh: Warehouse, period: Period) -> dict[str, list[dict[str, Any]]]
         history = rows(conn, "qbr_account_history", {"first_start": first, "last_start": period.start})
         answers = rows(conn, "qbr_answers", {"period_start": datetime.combine(period.start, datetime.min.time()),
                                               "period_end": datetime.combine(period.end, datetime.min.time())})
+        cases = rows(conn, "qbr_cases", {})
     by_acc_hist: dict[str, list[dict[str, Any]]] = {}
     for h in history:
         by_acc_hist.setdefault(h["account_id"], []).append({**h, "account_nps": num(h["account_nps"])})
     by_acc_ans: dict[str, list[dict[str, Any]]] = {}
     for a in answers:
         by_acc_ans.setdefault(a["account_id"], []).append(a)
+    by_acc_cases: dict[str, list[dict[str, Any]]] = {}
+    for c in cases:
+        by_acc_cases.setdefault(c["account_id"], []).append(c)
     out: dict[str, list[dict[str, Any]]] = {}
     for a in accounts:
         acc = {**a, "arr": num(a["arr"]), "arr_at_risk": num(a["arr_at_risk"]), "nps_mean_score": num(a["nps_mean_score"]),
-               "history": by_acc_hist.get(a["account_id"], []), "answers": by_acc_ans.get(a["account_id"], [])}
+               "history": by_acc_hist.get(a["account_id"], []), "answers": by_acc_ans.get(a["account_id"], []),
+               "cases": by_acc_cases.get(a["account_id"], [])}
         out.setdefault(a["owner_name"], []).append(acc)
     return out
 

@@ -111,7 +111,7 @@ def scorecard_rows(d: ReportData, loc: str) -> list[dict[str, Any]]:
             "change": words, "change_class": cls,
             "progress": (fmt_num(prog, 0, loc) + "%") if prog is not None else "–",
             "progress_bar": None if prog is None else max(0.0, min(100.0, prog)),
-            "note": t(f"note_{r.note}", loc) if r.note else "",
+            "note": t(f"note_{r.note}", loc, **r.note_params) if r.note else "",
         })
     return rows
 
