@@ -17,6 +17,8 @@ Closes the loop on every answer (DOMAIN.md section 4): when new answers land (as
 5. `alert_owners`: one email per owner per run with their new cases (score, comment, role, ARR,
    earlier scores, churn-risk reasons; no owner address: the CS lead); an NPS detractor on an
    account with ARR of `followups.urgent_arr_threshold` or more gets its own urgent email at once.
+   With an `nps_slack` connection (extra `slack`), the run's new cases are also posted to Slack,
+   once per run (send key `slack/cases/<run_id>`, the same ledger).
 6. `escalate_cases`: an open case past due climbs one level of `followups.escalation`, once per level.
 7. `send_digest`: the daily digest, by the first run after `followups.digest_hour` (local time),
    and with `followups.owner_digest` each owner's own digest of their open and overdue cases.

@@ -150,7 +150,7 @@ class Kpi(_Strict):
 #: The report kinds (nps.reports) and the period grain each one reports.
 REPORT_KINDS: dict[str, str] = {"weekly": "week", "monthly": "month", "quarterly": "quarter"}
 ReportKind = Literal["weekly", "monthly", "quarterly"]
-#: The scorecard KPIs, in scorecard order; ``followup_sla_pct`` is measured once follow-ups exist.
+#: The scorecard KPIs, in scorecard order (``followup_sla_pct`` from marts.mart_followups).
 KPI_NAMES: tuple[str, ...] = (
     "nps", "csat_pct", "ces_mean", "retention_pct", "response_rate_pct", "revenue_coverage_pct", "followup_sla_pct",
 )
