@@ -401,14 +401,16 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
         # Until every step has run, staging is not auditable (a half-built schema never is).
         _set_state(wh, conn, target, "building")
         wh.run_sql(conn, "DELETE FROM ops.mart_build_state WHERE build_schema = :s", {"s": target})
-        # A few hundred rows at most: plain bound INSERTs (no pandas in the build process).
-        conn.execute(
-            sa.text(
-                "INSERT INTO ops.mart_theme_keywords (theme, locale, keyword, pattern, stem) "
-                "VALUES (:theme, :locale, :keyword, :pattern, :stem)"
-            ),
-            keywords,
-        )
+        # A few hundred rows at most: plain bound INSERTs (no pandas in the build process). A
+        # program without themes has none (an empty executemany would run the INSERT unbound).
+        if keywords:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO ops.mart_theme_keywords (theme, locale, keyword, pattern, stem) "
+                    "VALUES (:theme, :locale, :keyword, :pattern, :stem)"
+                ),
+                keywords,
+            )
 
     # A dashboard query still running on the previous build holds the tables being dropped: a
     # short lock wait, retried, instead of an unbounded one (nps.bi.retry_on_lock).

@@ -53,6 +53,14 @@ def test_comments_tagged_in_english_and_polish(warehouse, program_config):
     assert ("onboarding", "wdrożeni") in kw and ("technical", "błąd") in kw
 
 
+def test_a_program_without_themes_builds_every_mart_without_theme_rows(warehouse, program_config):
+    """`themes:` left out of the config: no keyword rows, no comment themes, every answer still counted."""
+    load(warehouse, program_config.model_copy(update={"themes": {}}))
+    assert warehouse.scalar("SELECT COUNT(*) FROM ops.mart_theme_keywords") == 0
+    assert warehouse.scalar("SELECT COUNT(*) FROM marts.fct_comment_themes") == 0
+    assert warehouse.scalar("SELECT COUNT(*) FROM marts.fct_survey_responses") == len(COMMENTS)
+
+
 def test_payloads_stay_data(warehouse, program_config):
     load(warehouse, program_config)
     assert warehouse.scalar("SELECT comment FROM marts.fct_survey_responses WHERE comment LIKE '<script>%'") == PAYLOAD
