@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from nps import CONFIG_DIR
 
@@ -117,6 +126,16 @@ class Dispatch(_Strict):
     sandbox_mode: bool = False
 
 
+def _email_address(v: str) -> str:
+    if "@" not in v:
+        raise ValueError(f"{v!r} is not an email address")
+    return v
+
+
+#: An address the program sends to or from (sender, escalation levels, contacts).
+EmailAddress = Annotated[str, AfterValidator(_email_address)]
+
+
 class Web(_Strict):
     """The survey response page (nps.web); every key is optional."""
 
@@ -128,15 +147,8 @@ class Web(_Strict):
 
 class Sender(_Strict):
     name: str
-    email: str
+    email: EmailAddress
     address: str = ""
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, v: str) -> str:
-        if "@" not in v:
-            raise ValueError(f"{v!r} is not an email address")
-        return v
 
 
 class Kpi(_Strict):
@@ -261,29 +273,15 @@ class EscalationLevel(_Strict):
     to ``email``."""
 
     after_hours: Annotated[int, Field(ge=0, le=24 * 365)] = 0
-    email: str
+    email: EmailAddress
     name: str = ""
     locale: str | None = None
 
-    @field_validator("email")
-    @classmethod
-    def _email(cls, v: str) -> str:
-        if "@" not in v:
-            raise ValueError(f"{v!r} is not an email address")
-        return v
-
 
 class Contact(_Strict):
-    email: str
+    email: EmailAddress
     name: str = ""
     locale: str | None = None  # the language of the staff emails this person gets (default followups.staff_locale)
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, v: str) -> str:
-        if "@" not in v:
-            raise ValueError(f"{v!r} is not an email address")
-        return v
 
 
 class CrmWebhook(_Strict):
