@@ -149,17 +149,6 @@ def plan_batches(rows: list[dict[str, Any]], batch_size: int) -> list[tuple[tupl
     return plan
 
 
-def _keys_update(wh: Warehouse, conn, name: str, params: dict[str, Any], keys: list[str]) -> int:
-    """Run an UPDATE whose ``:keys`` is a list, in chunks."""
-    import sqlalchemy as sa
-
-    stmt = sa.text(wh.read_sql(name).strip().rstrip(";")).bindparams(sa.bindparam("keys", expanding=True))
-    n = 0
-    for i in range(0, len(keys), 1000):
-        n += conn.execute(stmt, {**params, "keys": keys[i : i + 1000]}).rowcount
-    return n
-
-
 def reconcile(
     wh: Warehouse, config: ProgramConfig, interval_start: datetime, now: datetime, *, outbox_root=None
 ) -> tuple[int, int, int]:
@@ -176,7 +165,7 @@ def reconcile(
     with wh.begin() as conn:
         confirmed = wh.run_file(conn, "dispatch/reconcile_events", params)
         if proven:
-            confirmed += _keys_update(wh, conn, "dispatch/reconcile_keys", {**params, "domain": _domain(config)}, proven)
+            confirmed += wh.run_for_list(conn, "dispatch/reconcile_keys", {**params, "domain": _domain(config)}, "keys", proven)
         requeued = wh.run_file(conn, "dispatch/reconcile_expired", {**params, "cutoff": cutoff})
     waiting = len(rows) - confirmed - requeued
     log.info(
@@ -249,10 +238,8 @@ def interval_lock(wh: Warehouse, interval_start: datetime, wait_seconds: float =
 
 def _mark_sending(wh: Warehouse, conn, params: dict[str, Any]) -> set[str]:
     """Move the batch's still-claimed rows to sending (committed); returns the send keys this attempt owns."""
-    import sqlalchemy as sa
-
     with conn.begin():
-        return {r[0] for r in conn.execute(sa.text(wh.read_sql("dispatch/mark_sending").strip().rstrip(";")), params)}
+        return set(wh.returning(conn, "dispatch/mark_sending", params))
 
 
 def _send_batches(wh: Warehouse, conn, config: ProgramConfig, signer: TokenSigner, transport, plan, batch_ids,

@@ -178,21 +178,6 @@ def _safe(scope: str) -> str:
 
 
 # -- SQL helpers --------------------------------------------------------------------------------------
-def _keys(wh: Warehouse, conn, name: str, params: dict[str, Any], keys: list[str], *, returning: bool = False):
-    """Run a ledger statement whose ``:keys`` is a list, in chunks of 1,000; rowcount or returned keys."""
-    import sqlalchemy as sa
-
-    stmt = sa.text(wh.read_sql(name).strip().rstrip(";")).bindparams(sa.bindparam("keys", expanding=True))
-    out: set[str] | int = set() if returning else 0
-    for i in range(0, len(keys), 1000):
-        res = conn.execute(stmt, {**params, "keys": keys[i : i + 1000]})
-        if returning:
-            out |= {r[0] for r in res}  # type: ignore[operator]
-        else:
-            out += res.rowcount  # type: ignore[operator]
-    return out
-
-
 def reconcile(wh: Warehouse, scope: str, now: datetime, grace_minutes: int, *, outbox=None) -> tuple[int, int, int]:
     """Resolve the scope's uncertain (sending) keys; returns (confirmed sent, re-queued, still waiting).
 
@@ -217,7 +202,7 @@ def reconcile(wh: Warehouse, scope: str, now: datetime, grace_minutes: int, *, o
     with wh.begin() as conn:
         confirmed = wh.run_file(conn, "ledger/reconcile_events", params)
         if proven:
-            confirmed += _keys(wh, conn, "ledger/reconcile_keys", params, proven)
+            confirmed += wh.run_for_list(conn, "ledger/reconcile_keys", params, "keys", proven)
         requeued = wh.run_file(conn, "ledger/reconcile_expired", {**params, "cutoff": cutoff})
     waiting = len(rows) - confirmed - requeued
     log.info("%s: reconciled %d uncertain sends: %d confirmed sent by evidence, %d re-queued (no evidence after "
@@ -291,38 +276,55 @@ def send_once(wh: Warehouse, batches: list[Batch], transport, *, scope: str, kin
             wh, scope, utcnow(), grace_minutes, outbox=transport)
         _claim(wh, batches, scope=scope, kind=kind, run_id=run_id, resend=resend, now=utcnow(), result=result)
         attempt_id = uuid.uuid4().hex[:6]
+
+        def record_sent(conn, accepted: tuple[dict[str, Any], list[str], Outcome]) -> int:
+            bparams, mine, out = accepted
+            marked = int(wh.run_for_list(conn, "ledger/mark_sent",
+                                         {**bparams, "now": utcnow(), "message_id": out.message_id}, "keys", mine))
+            if marked != len(mine):
+                log.error("batch %s: the provider accepted %d messages but only %d ledger rows were still this "
+                          "batch's to mark sent", bparams["batch_id"], len(mine), marked)
+            return marked
+
         with wh.engine.connect() as conn:
-            for i, batch in enumerate(batches):
-                keys = [r.send_key for r in batch.recipients]
-                if not keys:
-                    continue
-                bparams = {"batch_id": f"{batch.batch_id}.{attempt_id}.{i:04d}"}
-                with conn.begin():  # committed before the request: never sent again on a guess
-                    owned = _keys(wh, conn, "ledger/mark_sending",
-                                  {**bparams, "now": utcnow(), "transport": name, "folder": batch.folder}, keys,
-                                  returning=True)
-                if not owned:
-                    continue
-                todo = [r for r in batch.recipients if r.send_key in owned]
-                mine = sorted(owned)
-                out = attempt(transport.send, batch if len(todo) == len(batch.recipients) else replace(batch, recipients=todo))
-                if out.status != "sent":
+            # An accepted batch is recorded sent in the transaction that hands the next batch over
+            # (one commit per batch instead of two); the last one, or the one before an error, on its own.
+            accepted = None
+            try:
+                for i, batch in enumerate(batches):
+                    keys = [r.send_key for r in batch.recipients]
+                    if not keys:
+                        continue
+                    bparams = {"batch_id": f"{batch.batch_id}.{attempt_id}.{i:04d}"}
+                    with conn.begin():  # committed before the request: never sent again on a guess
+                        marked = record_sent(conn, accepted) if accepted is not None else None
+                        owned = wh.run_for_list(conn, "ledger/mark_sending",
+                                                {**bparams, "now": utcnow(), "transport": name, "folder": batch.folder},
+                                                "keys", keys, returning=True)
+                    if marked is not None:  # committed
+                        result.sent, result.batches, accepted = result.sent + marked, result.batches + 1, None
+                    if not owned:
+                        continue
+                    todo = [r for r in batch.recipients if r.send_key in owned]
+                    mine = sorted(owned)
+                    out = attempt(transport.send, batch if len(todo) == len(batch.recipients) else replace(batch, recipients=todo))
+                    if out.status == "sent":
+                        accepted = (bparams, mine, out)
+                        continue
                     with conn.begin():
                         if out.status == "sending":
-                            n = _keys(wh, conn, "ledger/mark_uncertain", {**bparams, "error": out.error}, mine)
+                            n = wh.run_for_list(conn, "ledger/mark_uncertain", {**bparams, "error": out.error}, "keys", mine)
                         else:
-                            n = _keys(wh, conn, "ledger/mark_unsent", {**bparams, "status": out.status, "error": out.error}, mine)
+                            n = wh.run_for_list(conn, "ledger/mark_unsent", {**bparams, "status": out.status, "error": out.error},
+                                                "keys", mine)
                     result.failed += n if out.status == "failed" else 0
                     result.uncertain += n if out.status == "sending" else 0
                     result.errors.append(out.error)
-                    continue
-                with conn.begin():
-                    marked = _keys(wh, conn, "ledger/mark_sent", {**bparams, "now": utcnow(), "message_id": out.message_id}, mine)
-                if marked != len(mine):
-                    log.error("batch %s: the provider accepted %d messages but only %d ledger rows were still this "
-                              "batch's to mark sent", bparams["batch_id"], len(mine), marked)
-                result.sent += marked
-                result.batches += 1
+            finally:
+                if accepted is not None:
+                    with conn.begin():
+                        marked = record_sent(conn, accepted)
+                    result.sent, result.batches = result.sent + marked, result.batches + 1
         result.statuses = {r["status"]: int(r["n"]) for r in wh.query(wh.read_sql("ledger/status_counts"), {"scope": scope})}
         log.info("%s: %s; ledger: %s", scope, result.line(), result.statuses)
         waiting, retry_after = _retry_after(wh, scope, utcnow(), grace_minutes)

@@ -5,4 +5,4 @@ SET status = 'sent', sent_at = COALESCE(sent_at, attempt_at),
     provider_message_id = COALESCE(provider_message_id, '<' || survey_id || '@' || :domain || '>'), error = NULL
 WHERE interval_start = :interval_start
   AND status = 'sending'
-  AND send_key IN :keys;
+  AND send_key IN (SELECT UNNEST(CAST(:keys AS VARCHAR[])));

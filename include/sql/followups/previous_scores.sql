@@ -7,7 +7,7 @@ WITH ranked AS (
         ROW_NUMBER() OVER (PARTITION BY r.survey_id ORDER BY r.responded_at DESC, r.response_id DESC) AS rn
     FROM ops.raw_responses AS r
     JOIN ops.survey_invitations AS i ON i.survey_id = r.survey_id
-    WHERE i.contact_id IN :contacts
+    WHERE i.contact_id IN (SELECT UNNEST(CAST(:contacts AS VARCHAR[])))
 )
 SELECT contact_id, survey_id, survey_type, score, responded_at
 FROM ranked

@@ -5,5 +5,5 @@ UPDATE ops.message_ledger
 SET status = 'sending', batch_id = :batch_id, attempt_at = :now, transport = :transport, folder = :folder,
     attempts = attempts + 1
 WHERE status = 'claimed'
-  AND send_key IN :keys
+  AND send_key IN (SELECT UNNEST(CAST(:keys AS VARCHAR[])))
 RETURNING send_key;

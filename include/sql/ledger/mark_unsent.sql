@@ -2,4 +2,4 @@
 -- attempt sends it) or failed (a 4xx payload error: a rerun after the fix claims it again).
 UPDATE ops.message_ledger
 SET status = :status, error = :error
-WHERE status = 'sending' AND batch_id = :batch_id AND send_key IN :keys;
+WHERE status = 'sending' AND batch_id = :batch_id AND send_key IN (SELECT UNNEST(CAST(:keys AS VARCHAR[])));

@@ -35,6 +35,8 @@ import io
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,7 +47,7 @@ from nps.followups.decide import append_history
 from nps.followups.render import FOLLOWUP_TEMPLATES_DIR
 from nps.followups.sla import add_hours
 from nps.ledger import recipient_hash
-from nps.warehouse import Warehouse
+from nps.warehouse import LIST_CHUNK, Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,7 @@ def _loc(locale: str) -> str:
     return locale if locale in _WEEKDAYS else "en"
 
 
+@lru_cache(maxsize=4096)  # a run's cases share a few due times
 def _local(ts: datetime, tz: str, locale: str = "en") -> str:
     from datetime import UTC
 
@@ -125,24 +128,15 @@ def _risk_text(risk: dict[str, Any], locale: str) -> str:
     return f"{risk['level']}: " + ", ".join(words.get(r, r) for r in risk["reasons"])
 
 
-def _case_view(c: dict[str, Any], tz: str, locale: str = "en") -> dict[str, Any]:
+def _case_view(c: dict[str, Any], tz: str, locale: str = "en") -> SimpleNamespace:
+    """A case as the staff templates show it. An object, not a dict: Jinja looks ``c.x`` up as an
+    attribute first, and on a dict that failed lookup was most of a long alert's rendering time."""
     view = {**c, "due_local": _local(c["due_at"], tz, locale), "account_name": c["account_name"] or c["account_id"],
             "contact_name": c["contact_name"] or c["contact_id"], "arr_text": _amount(c.get("arr"), locale)}
     view["previous_text"] = ", ".join(f"{p['survey_type'].upper()} {p['score']} ({p['responded_at']:%Y-%m-%d})"
                                       for p in c.get("previous") or [])
     view["risk_text"] = _risk_text(c.get("risk") or {"status": "no_mart"}, locale)
-    return view
-
-
-def _expanding(wh: Warehouse, sql: str, name: str, values: list[str]) -> list[dict[str, Any]]:
-    import sqlalchemy as sa
-
-    stmt = sa.text(sql.strip().rstrip(";")).bindparams(sa.bindparam(name, expanding=True))
-    out: list[dict[str, Any]] = []
-    with wh.engine.connect() as conn:
-        for i in range(0, len(values), 1000):
-            out += [dict(r._mapping) for r in conn.execute(stmt, {name: values[i:i + 1000]})]
-    return out
+    return SimpleNamespace(**view)
 
 
 def churn_risk(wh: Warehouse, account_ids: list[str]) -> dict[str, dict[str, Any]] | None:
@@ -151,8 +145,9 @@ def churn_risk(wh: Warehouse, account_ids: list[str]) -> dict[str, dict[str, Any
     try:
         if not wh.scalar("SELECT COUNT(*) FROM (SELECT 1 FROM marts.mart_churn_risk LIMIT 1) AS x"):
             return None
-        rows = _expanding(wh, "SELECT account_id, risk_level, reasons FROM marts.mart_churn_risk WHERE account_id IN :ids",
-                          "ids", sorted(set(account_ids)))
+        rows = wh.query_for_list(
+            "SELECT account_id, risk_level, reasons FROM marts.mart_churn_risk "
+            "WHERE account_id IN (SELECT UNNEST(CAST(:ids AS VARCHAR[])))", {}, "ids", sorted(set(account_ids)))
     except Exception as err:  # noqa: BLE001 - an alert must not fail because the marts are not there
         log.warning("owner alerts without churn-risk reasons: marts.mart_churn_risk is not readable (%s)",
                     str(err).splitlines()[0])
@@ -168,7 +163,8 @@ def enrich(wh: Warehouse, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if not rows:
         return rows
     previous: dict[str, list[dict[str, Any]]] = {}
-    for p in _expanding(wh, wh.read_sql("followups/previous_scores"), "contacts", sorted({c["contact_id"] for c in rows})):
+    for p in wh.query_for_list(wh.read_sql("followups/previous_scores"), {}, "contacts",
+                               sorted({c["contact_id"] for c in rows})):
         previous.setdefault(p["contact_id"], []).append(p)
     risk = churn_risk(wh, [c["account_id"] for c in rows])
     out = []
@@ -200,21 +196,9 @@ def _send(wh: Warehouse, config: ProgramConfig, batches: list[Batch], transport,
                      grace_minutes=config.dispatch.reconcile_grace_minutes)
 
 
-def _keys_update(wh: Warehouse, conn, name: str, params: dict[str, Any], keys: list[str]) -> int:
-    import sqlalchemy as sa
-
-    stmt = sa.text(wh.read_sql(name).strip().rstrip(";")).bindparams(sa.bindparam("keys", expanding=True))
-    n = 0
-    for i in range(0, len(keys), 1000):
-        n += conn.execute(stmt, {**params, "keys": keys[i:i + 1000]}).rowcount
-    return n
-
-
 def _returning(wh: Warehouse, name: str, params: dict[str, Any]) -> list[str]:
-    import sqlalchemy as sa
-
     with wh.begin() as conn:
-        return [r[0] for r in conn.execute(sa.text(wh.read_sql(name).strip().rstrip(";")), params)]
+        return wh.returning(conn, name, params)
 
 
 @dataclass
@@ -297,9 +281,11 @@ def owner_alerts(wh: Warehouse, config: ProgramConfig, transport, *, now: dateti
     result.emails = len(batches) + len(urgent_batches)
     if dry_run or not result.emails:
         return result
+    pairs = [(cid, key) for key, ids in assignments for cid in ids]
     with wh.begin() as conn:
-        for key, ids in assignments:
-            _keys_update(wh, conn, "followups/assign_alert_key", {"key": key}, ids)
+        for i in range(0, len(pairs), LIST_CHUNK):
+            chunk = pairs[i:i + LIST_CHUNK]
+            wh.run_file(conn, "followups/assign_alert_key", {"cases": [c for c, _ in chunk], "keys": [k for _, k in chunk]})
     try:
         # Urgent ones first, under their own ledger scope and kind; the ledger figures add up.
         for group, scope, kind in ((urgent_batches, "urgent_alerts", "urgent_alert"), (batches, "alerts", "alert")):

@@ -31,7 +31,7 @@ from typing import Any
 
 from nps.config import ProgramConfig
 from nps.followups.sla import add_hours
-from nps.warehouse import Warehouse
+from nps.warehouse import LIST_CHUNK, Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,7 @@ def decide(wh: Warehouse, config: ProgramConfig, now: datetime, run_id: str, *, 
         r["contact_id"]: r["last_asked"]
         for r in wh.query(wh.read_sql("followups/referrals"), {"since": now - timedelta(days=f.referral_days)})
     }
+    case_due = add_hours(now, f.sla.case_hours, f.timezone, f.sla.skip_weekends)  # every case opens now
     decisions: list[dict[str, Any]] = []
     new_cases: list[dict[str, Any]] = []
     case_updates: list[dict[str, Any]] = []
@@ -170,8 +171,7 @@ def decide(wh: Warehouse, config: ProgramConfig, now: datetime, run_id: str, *, 
                             "source": f"run {run_id}"})
         elif rule is not None and rule.case and not too_old:
             cid = case_id(sid)
-            opened = now
-            due = add_hours(opened, f.sla.case_hours, f.timezone, f.sla.skip_weekends)
+            opened, due = now, case_due
             new_cases.append({
                 "case_id": cid, "survey_id": sid, "account_id": a["account_id"], "contact_id": a["contact_id"],
                 "owner_name": a["owner_name"], "owner_email": a["owner_email"], "survey_type": a["survey_type"],
@@ -211,10 +211,10 @@ def append_history(wh: Warehouse, conn, rows: list[dict[str, Any]]) -> None:
 
     ids = sorted({r["case_id"] for r in rows})
     last: dict[str, int] = {}
-    stmt = sa.text("SELECT case_id, MAX(seq) AS seq FROM ops.followup_case_history WHERE case_id IN :ids GROUP BY case_id"
-                   ).bindparams(sa.bindparam("ids", expanding=True))
-    for i in range(0, len(ids), 1000):
-        for cid, seq in conn.execute(stmt, {"ids": ids[i:i + 1000]}):
+    stmt = sa.text("SELECT case_id, MAX(seq) AS seq FROM ops.followup_case_history "
+                   "WHERE case_id IN (SELECT UNNEST(CAST(:ids AS VARCHAR[]))) GROUP BY case_id")
+    for i in range(0, len(ids), LIST_CHUNK):
+        for cid, seq in conn.execute(stmt, {"ids": ids[i:i + LIST_CHUNK]}):
             last[cid] = int(seq)
     out = []
     for r in rows:
