@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from nps.config import ProgramConfig
+from nps.config import FollowupRule, ProgramConfig
 from nps.followups.sla import add_hours
 from nps.warehouse import LIST_CHUNK, Warehouse
 
@@ -77,12 +77,11 @@ def answers_sql(wh: Warehouse) -> str:
     return env.get_template("answers.sql").render()
 
 
-def _decide_one(a: dict[str, Any], config: ProgramConfig, now: datetime, referral_seen: dict[str, datetime]
-                ) -> tuple[str, str, str | None, bool]:
+def _decide_one(a: dict[str, Any], config: ProgramConfig, now: datetime, referral_seen: dict[str, datetime],
+                rule: FollowupRule | None) -> tuple[str, str, str | None, bool]:
     """(status, reason, template, referral_ask) for one answer that has no sent follow-up."""
     f = config.followups
     rule_key = f"followups.rules.{a['survey_type']}.{a['category']}"
-    rule = f.rule(a["survey_type"], a["category"])
     if a["responded_at"] < now - timedelta(days=f.max_answer_age_days):
         return "not_needed", (f"answered {a['responded_at']:%Y-%m-%d %H:%M}, more than "
                               f"{f.max_answer_age_days} days before this run (followups.max_answer_age_days)"), None, False
@@ -123,6 +122,7 @@ def decide(wh: Warehouse, config: ProgramConfig, now: datetime, run_id: str, *, 
         r["contact_id"]: r["last_asked"]
         for r in wh.query(wh.read_sql("followups/referrals"), {"since": now - timedelta(days=f.referral_days)})
     }
+    rules: dict[tuple[str, str], FollowupRule | None] = {}
     case_due = add_hours(now, f.sla.case_hours, f.timezone, f.sla.skip_weekends)  # every case opens now
     decisions: list[dict[str, Any]] = []
     new_cases: list[dict[str, Any]] = []
@@ -130,7 +130,10 @@ def decide(wh: Warehouse, config: ProgramConfig, now: datetime, run_id: str, *, 
     history: list[dict[str, Any]] = []
     for a in rows:  # oldest answer first: of two promoter answers of one contact, the first asks to refer
         sid = a["survey_id"]
-        rule = f.rule(a["survey_type"], a["category"])
+        rule_of = (a["survey_type"], a["category"])
+        if rule_of not in rules:
+            rules[rule_of] = f.rule(*rule_of)
+        rule = rules[rule_of]
         base = {
             "survey_id": sid, "response_id": a["response_id"], "survey_type": a["survey_type"], "score": int(a["score"]),
             "category": a["category"], "responded_at": a["responded_at"], "contact_id": a["contact_id"],
@@ -149,7 +152,7 @@ def decide(wh: Warehouse, config: ProgramConfig, now: datetime, run_id: str, *, 
             decisions.append(base)
             result.by_status["sent"] += 1
         else:
-            status, reason, template, referral = _decide_one(a, config, now, referral_seen)
+            status, reason, template, referral = _decide_one(a, config, now, referral_seen, rule)
             if referral and status == "pending":
                 referral_seen[a["contact_id"]] = now
             base.update(status=status, reason=reason, template=template, referral_ask=referral)
