@@ -9,9 +9,9 @@ staging schema's tables from the definitions (which are part of the fingerprint,
 definition means a full rebuild). Every build is as of one instant, incremental or full:
 
 1. ``build_staging``: the build schema that is not published is the staging schema: mark it
-   ``building``, recreate its tables from their definitions, load the comment-theme keywords from the program config,
-   run the mart SQL files in order, one transaction each (in them ``marts_staging.`` names the
-   staging schema), then mark it ``built``. Rows never leave the warehouse. ``plan_build``
+   ``building``, recreate its tables from their definitions, load the comment-theme keywords
+   from the program config, run the mart SQL files in order, one transaction each (in them
+   ``marts_staging.`` names the staging schema), then mark it ``built``. Rows never leave the warehouse. ``plan_build``
    decides between a full rebuild and an incremental one (migration 040, ``INCREMENTAL``): the
    surveys, periods and accounts changed since a base build (the staging schema's own last
    build, updated in place, else the published one, copied) are recomputed through the
@@ -444,7 +444,7 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
                 _point_view(wh, conn, table, source)
         for table in MARTS:
             if in_place and table in INCREMENTAL:
-                continue  # the base of this build (same fingerprint, so same definitions): only its changed slices are rewritten
+                continue  # the base of this build (same definitions: plan_build): only its changed slices are rewritten
             # Recreated from its definition (a changed one included); dropping (not deleting)
             # returns the space at once.
             wh.run_sql(conn, f"DROP TABLE IF EXISTS {target}.{table}")
