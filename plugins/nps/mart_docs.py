@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     from nps.marts import MARTS, render_mart_sql
 
     parser = argparse.ArgumentParser(description="Regenerate the column tables of docs/marts.md from the mart YAML files.")
-    parser.add_argument("--check", action="store_true", help="fail (exit 1) when docs/marts.md is not up to date")
+    parser.add_argument("--check", action="store_true", help="fail (exit 1) when docs/marts.md is not up to date instead of "
+                        "rewriting it (a mart SQL that disagrees with its YAML fails either way)")
     args = parser.parse_args(argv)
     docs = load_all(MARTS)
     drift = [p for doc in docs for p in sql_drift(doc, render_mart_sql(MARTS_SQL_DIR / f"{doc.mart}.sql"))]
