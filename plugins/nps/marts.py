@@ -1,14 +1,17 @@
 """Marts: build the NPS/CSAT/CES marts in the warehouse, audit them, publish them.
 
-It owns the SQL in ``include/sql/marts/`` (one mart per file), ``include/sql/marts/checks/``
-(audit checks) and ``include/sql/marts/comments.sql``, and the schemas of migration 004: the
-published views ``marts.<mart>`` and two build schemas ``marts_blue`` / ``marts_green`` holding
-the tables (blue/green). Every build is as of one instant, incremental or full:
+It owns the SQL in ``include/sql/marts/`` (one mart per file, beside its YAML definition: see
+``nps.mart_docs``), ``include/sql/marts/checks/`` (audit checks), and the schemas of migration
+004: the published views ``marts.<mart>`` and two build schemas ``marts_blue`` / ``marts_green``
+holding the tables (blue/green). The tables come from their definitions, never from migrations:
+``ensure_tables`` creates the missing ones after the migrations, and every build recreates the
+staging schema's tables from the definitions (which are part of the fingerprint, so a changed
+definition means a full rebuild). Every build is as of one instant, incremental or full:
 
 1. ``build_staging``: the build schema that is not published is the staging schema: mark it
-   ``building``, recreate its tables, load the comment-theme keywords from the program config,
-   run the mart SQL files in order, one transaction each (in them ``marts_staging.`` names the
-   staging schema), then mark it ``built``. Rows never leave the warehouse. ``plan_build``
+   ``building``, recreate its tables from their definitions, load the comment-theme keywords
+   from the program config, run the mart SQL files in order, one transaction each (in them
+   ``marts_staging.`` names the staging schema), then mark it ``built``. Rows never leave the warehouse. ``plan_build``
    decides between a full rebuild and an incremental one (migration 040, ``INCREMENTAL``): the
    surveys, periods and accounts changed since a base build (the staging schema's own last
    build, updated in place, else the published one, copied) are recomputed through the
@@ -41,7 +44,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from nps import bi
+from nps import bi, mart_docs
 from nps.config import ConfigError, ProgramConfig, load_config
 from nps.warehouse import Warehouse, WarehouseError, split_statements
 
@@ -266,18 +269,54 @@ def render_mart_sql(path, *, incremental: bool = False, **variables: Any) -> str
 
 def fingerprint(wh: Warehouse, config: ProgramConfig) -> str:
     """sha256 of the mart logic (every SQL file and macro of include/sql/marts/, checks and
-    increments included) and of the config that feeds the marts (theme keywords, default
-    locale, look-back windows); a build whose fingerprint differs from the published build's is
-    a full rebuild."""
+    increments included, and the tables' definitions, not their descriptions) and of the config
+    that feeds the marts (theme keywords, default locale, look-back windows); a build whose
+    fingerprint differs from the published build's is a full rebuild."""
     h = hashlib.sha256()
     settings = {"version": INCREMENTAL_VERSION, "dialect": wh.dialect, "risk_window_days": RISK_WINDOW_DAYS,
                 "cycle_grace_days": CYCLE_GRACE_DAYS, "default_locale": config.program.default_locale,
-                "theme_keywords": theme_keywords(config), "marts": MARTS, "incremental": INCREMENTAL}
+                "theme_keywords": theme_keywords(config), "marts": MARTS, "incremental": INCREMENTAL,
+                "tables": [mart_docs.create_table(doc, STAGING_TOKEN.rstrip(".")) for doc in definitions(wh)]}
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())
     marts_dir = wh.sql_dir / "marts"
     for path in sorted(p for p in marts_dir.rglob("*") if p.suffix in (".sql", ".j2")):
         h.update(str(path.relative_to(marts_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
+
+
+def definitions(wh: Warehouse) -> list[mart_docs.MartDoc]:
+    """Every mart's table definition (``include/sql/marts/<mart>.yml``), in ``MARTS`` order."""
+    return mart_docs.load_all(MARTS, wh.sql_dir / "marts")
+
+
+def ensure_tables(wh: Warehouse, conn) -> None:
+    """Create the mart tables missing from a build schema, and the missing ``marts.<mart>`` views
+    (over the published schema), from their definitions; run after the migrations
+    (``Warehouse.migrate``). Existing tables are kept as they are: a build recreates its staging
+    schema's tables anyway, and a changed definition makes it a full rebuild (``fingerprint``)."""
+    for doc in definitions(wh):
+        for schema in BUILD_SCHEMAS:
+            wh.run_sql(conn, mart_docs.create_table(doc, schema, if_not_exists=True))
+    views = {r[0] for r in conn.execute(sa.text(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = :p"), {"p": PUBLISHED})}
+    published = conn.execute(sa.text("SELECT build_schema FROM ops.mart_builds WHERE status = 'published'")).scalar()
+    for table in MARTS:
+        if table not in views:
+            wh.run_sql(conn, f"CREATE VIEW {PUBLISHED}.{table} AS SELECT * FROM {published or BUILD_SCHEMAS[0]}.{table}")
+
+
+def _point_view(wh: Warehouse, conn, table: str, schema: str) -> None:
+    """``marts.<table>`` reads ``schema.<table>``. PostgreSQL refuses to change a view's columns in
+    place, so a view whose columns differ (a changed definition) is dropped and created anew, in
+    the caller's transaction: readers see the old view or the new one."""
+    def columns(s: str) -> list[tuple]:
+        return [tuple(r) for r in conn.execute(sa.text(
+            "SELECT column_name, data_type, numeric_precision, numeric_scale FROM information_schema.columns "
+            "WHERE table_schema = :s AND table_name = :t ORDER BY ordinal_position"), {"s": s, "t": table})]
+
+    if columns(PUBLISHED) != columns(schema):
+        wh.run_sql(conn, f"DROP VIEW IF EXISTS {PUBLISHED}.{table}")
+    wh.run_sql(conn, f"CREATE OR REPLACE VIEW {PUBLISHED}.{table} AS SELECT * FROM {schema}.{table}")
 
 
 def build_state(wh: Warehouse, schema: str) -> dict[str, Any] | None:
@@ -337,6 +376,9 @@ def _refuse_base(wh: Warehouse, base: str, wanted: str, as_of: datetime, fp: str
         return f"the mart logic or the config feeding it changed (fingerprint differs from the build in {base})"
     if as_of < prev["as_of"]:
         return f"as of {as_of} is before the build in {base} ({prev['as_of']})"
+    stale = _stale_tables(wh, base)
+    if stale:
+        return f"the tables {', '.join(stale)} in {base} differ from their definitions (include/sql/marts/<mart>.yml)"
     path = wh.sql_path("marts/increments/unchanged_counts")
     (now,) = _query_tuned(wh, path.read_text(encoding="utf-8"), _watermark_params(prev))
     moved = [k for k in ("responses_count", "events_count", "invitations_count") if int(now[k]) != int(prev[k])]
@@ -344,6 +386,16 @@ def _refuse_base(wh: Warehouse, base: str, wanted: str, as_of: datetime, fp: str
         return ("rows at or below the base build's watermarks were deleted or loaded with old stamps ("
                 + ", ".join(f"{k}: {prev[k]} then, {now[k]} now" for k in moved) + ")")
     return None
+
+
+def _stale_tables(wh: Warehouse, schema: str) -> list[str]:
+    """The sliced marts in ``schema`` whose columns are not their definition's (a table made before
+    the definition changed): a build cannot keep or copy their rows."""
+    actual: dict[str, list[str]] = {}
+    for r in wh.query("SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = :s "
+                      "ORDER BY table_name, ordinal_position", {"s": schema}):
+        actual.setdefault(r["table_name"], []).append(r["column_name"])
+    return [doc.mart for doc in definitions(wh) if doc.mart in INCREMENTAL and actual.get(doc.mart) != doc.names]
 
 
 def _query_tuned(wh: Warehouse, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -372,6 +424,7 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
     params = build_params(as_of, config)
     target, source = staging_schema(wh), published_schema(wh)
     keywords = theme_keywords(config)
+    tables = {doc.mart: doc for doc in definitions(wh)}
     plan = plan_build(wh, params["as_of"], config, full_rebuild=full_rebuild)
     incremental = plan["mode"] == "incremental"
     base = plan["base"]
@@ -385,17 +438,17 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
         _tune(wh, conn)
         if not wh.is_duckdb:
             # PostgreSQL refuses to drop a table a view reads: repoint a published view that still
-            # reads staging (migration 005 left some reading both schemas until the next publish).
-            # Only those: repointing takes an exclusive lock that every dashboard query waits for.
+            # reads staging (migrations 005 and 030 left some reading both schemas until the next
+            # publish). Only those: repointing takes an exclusive lock that every dashboard query waits for.
             for table in _views_reading(wh, conn, target):
-                wh.run_sql(conn, f"CREATE OR REPLACE VIEW {PUBLISHED}.{table} AS SELECT * FROM {source}.{table}")
+                _point_view(wh, conn, table, source)
         for table in MARTS:
             if in_place and table in INCREMENTAL:
-                continue  # the base of this build: only its changed slices are rewritten
-            # Recreated with the published twin's exact shape, so both schemas stay alike and
-            # the views can be repointed; dropping (not deleting) returns the space at once.
+                continue  # the base of this build (same definitions: plan_build): only its changed slices are rewritten
+            # Recreated from its definition (a changed one included); dropping (not deleting)
+            # returns the space at once.
             wh.run_sql(conn, f"DROP TABLE IF EXISTS {target}.{table}")
-            wh.run_sql(conn, f"CREATE TABLE {target}.{table} AS SELECT * FROM {source}.{table} WHERE 1 = 0")
+            wh.run_sql(conn, mart_docs.create_table(tables[table], target))
         for table in (*HELPERS, *_WORKING):
             wh.run_sql(conn, f"DELETE FROM {table}")
         # Until every step has run, staging is not auditable (a half-built schema never is).
@@ -564,7 +617,7 @@ def publish(wh: Warehouse) -> dict[str, int]:
         return table_counts(wh, PUBLISHED)
     def repoint(conn) -> None:
         for table in MARTS:
-            wh.run_sql(conn, f"CREATE OR REPLACE VIEW {PUBLISHED}.{table} AS SELECT * FROM {target}.{table}")
+            _point_view(wh, conn, table, target)
         apply_comments(wh, conn)
         _set_state(wh, conn, current, "retired")
         _set_state(wh, conn, target, "published")
@@ -579,18 +632,14 @@ def publish(wh: Warehouse) -> dict[str, int]:
 
 
 def apply_comments(wh: Warehouse, conn) -> None:
-    """The marts' table and column comments, from their YAML files (``nps.mart_docs``), then
-    ``comments.sql`` for a mart without one; re-applied on every publish because DuckDB drops a
-    view's comments when the view is replaced."""
-    from nps import mart_docs
-
-    for i, stmt in enumerate(mart_docs.comment_statements(mart_docs.load_all(MARTS)), 1):
+    """The marts' table and column comments, from their YAML files (``nps.mart_docs``);
+    re-applied on every publish because DuckDB drops a view's comments when the view is replaced."""
+    for i, stmt in enumerate(mart_docs.comment_statements(definitions(wh)), 1):
         try:
             conn.exec_driver_sql(stmt)  # no bind parameters: a colon in the text stays text
         except Exception as err:  # noqa: BLE001
             reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
             raise WarehouseError(f"comment {i} from include/sql/marts/*.yml failed on {wh.dialect}: {reason}") from err
-    wh.run_file(conn, "marts/comments")
 
 
 def _views_reading(wh: Warehouse, conn, schema: str) -> list[str]:

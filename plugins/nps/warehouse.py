@@ -1,6 +1,7 @@
 """Warehouse access: one SQLAlchemy engine for DuckDB (embedded default) or PostgreSQL.
 
-It owns the connection URL, the versioned migrations in ``include/sql/migrations/``, running SQL
+It owns the connection URL, the versioned migrations in ``include/sql/migrations/`` (after which
+``nps.marts.ensure_tables`` creates the mart tables from their definitions), running SQL
 files with bound parameters, and bulk loading of DataFrames (DuckDB: DataFrame registration and
 INSERT ... SELECT; PostgreSQL: COPY). Nothing here imports Airflow; ``nps.hooks`` resolves the
 ``nps_warehouse`` connection into a URL.
@@ -290,7 +291,8 @@ class Warehouse:
         return found
 
     def migrate(self) -> list[str]:
-        """Bring the schema up to date; returns the names of the migrations applied (often none)."""
+        """Bring the schema up to date (the migrations, then the mart tables missing from their
+        definitions); returns the names of the migrations applied (often none)."""
         self.check()
         applied_now: list[str] = []
         with self.begin() as conn:
@@ -321,6 +323,11 @@ class Warehouse:
                     {"v": version, "n": name},
                 )
                 applied_now.append(f"{version:03d}_{name}")
+            # The mart tables come from their definitions (include/sql/marts/<mart>.yml), not from
+            # migrations: the missing ones are created here, so the marts exist before a first build.
+            from nps.marts import ensure_tables
+
+            ensure_tables(self, conn)
         return applied_now
 
     def schema_version(self) -> int:

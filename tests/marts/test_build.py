@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nps import marts
+from nps import mart_docs, marts
 from nps.demo.generator import generate, load_base
 from nps.warehouse import Warehouse
 from tests.marts.helpers import AS_OF, Data, nps_team, view_sources
@@ -152,26 +152,39 @@ def test_both_engines_return_identical_marts(duckdb_url, pg_url, program_config)
         assert duck[table] == pg[table], table
 
 
-def test_migration_005_keeps_the_published_fact_table_readable(warehouse, program_config):
+def test_tables_older_than_their_definitions_stay_readable_until_builds_replace_them(warehouse, program_config):
+    """A warehouse whose tables predate a definition (here: previous_score, dropped by migration 005
+    when migrations still made the tables) keeps them: the published rows stay readable, and the
+    builds replace them with the definition's shape instead of failing on the extra column."""
     d = Data()
     nps_team(d, "A1", [10, 10, 3], OCT)
     d.load(warehouse)
     marts.rebuild(warehouse, AS_OF, program_config)
     published = marts.published_schema(warehouse)
     rows = snapshot(warehouse)["fct_survey_responses"]
-    # Back to the shape before migration 005: previous_score in both build schemas, plain view.
     with warehouse.begin() as conn:
         warehouse.run_sql(conn, "DROP VIEW marts.fct_survey_responses")
         for schema in marts.BUILD_SCHEMAS:
             warehouse.run_sql(conn, f"ALTER TABLE {schema}.fct_survey_responses ADD COLUMN previous_score INTEGER")
         warehouse.run_sql(conn, f"CREATE VIEW marts.fct_survey_responses AS SELECT * FROM {published}.fct_survey_responses")
-        warehouse.run_sql(conn, "DELETE FROM ops.schema_migrations WHERE version = 5")
-    assert warehouse.migrate() == ["005_fct_without_previous_score"]
+    assert warehouse.migrate() == []  # existing tables are kept
     after = warehouse.query("SELECT * FROM marts.fct_survey_responses")
-    assert "previous_score" not in after[0] and len(after) == len(rows) == 3
-    assert snapshot(warehouse)["fct_survey_responses"] == rows  # the published rows, read through the new view
-    marts.rebuild(warehouse, AS_OF, program_config)              # builds and publishes over the transitional view
+    assert "previous_score" in after[0] and len(after) == len(rows) == 3
+
+    def columns(schema: str) -> list[str]:
+        return [r["column_name"] for r in warehouse.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = :s AND "
+            "table_name = 'fct_survey_responses' ORDER BY ordinal_position", {"s": schema})]
+
+    wanted = mart_docs.load("fct_survey_responses").names
+    marts.rebuild(warehouse, AS_OF, program_config)  # full: the published tables cannot be copied
+    state = marts.build_state(warehouse, marts.published_schema(warehouse))
+    assert state["mode"] == "full" and "fct_survey_responses in " + published + " differ from their definitions" in state["reason"]
     assert marts.published_schema(warehouse) != published
+    assert columns("marts") == wanted and snapshot(warehouse)["fct_survey_responses"] == rows
+    marts.rebuild(warehouse, AS_OF, program_config)  # copies from the new build; the old schema is recreated
+    assert marts.build_state(warehouse, published)["mode"] == "incremental"
+    assert columns("marts_blue") == columns("marts_green") == wanted
     assert snapshot(warehouse)["fct_survey_responses"] == rows
 
 

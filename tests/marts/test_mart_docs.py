@@ -7,7 +7,6 @@ it, and the three score marts must come from the shared macros (no near-duplicat
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -21,18 +20,11 @@ ROOT = Path(__file__).resolve().parents[2]
 MARTS_DIR = ROOT / "include" / "sql" / "marts"
 
 
-def _documented_in_comments_sql() -> set[str]:
-    text = (MARTS_DIR / "comments.sql").read_text(encoding="utf-8")
-    return set(re.findall(r"COMMENT ON (?:VIEW|TABLE) marts\.(\w+)", text))
-
-
 @pytest.mark.unit
 def test_every_mart_is_documented_once():
-    with_yaml = {m for m in marts.MARTS if (MARTS_DIR / f"{m}.yml").is_file()}
-    legacy = _documented_in_comments_sql()
-    assert with_yaml | legacy == set(marts.MARTS), "a mart without documentation: add include/sql/marts/<mart>.yml"
-    assert not (with_yaml & legacy), "a mart documented twice (YAML and comments.sql): keep the YAML"
-    assert len(with_yaml) >= 11
+    assert {p.stem for p in MARTS_DIR.glob("*.yml")} == set(marts.MARTS), "one include/sql/marts/<mart>.yml per mart"
+    assert [doc.mart for doc in mart_docs.load_all(marts.MARTS)] == list(marts.MARTS)
+    assert not (MARTS_DIR / "comments.sql").exists(), "comments come from the YAML only"
 
 
 @pytest.mark.unit
@@ -41,7 +33,9 @@ def test_docs_marts_md_holds_the_generated_column_tables():
     assert current == mart_docs.render_docs(current, mart_docs.load_all(marts.MARTS)), (
         "docs/marts.md drifted from include/sql/marts/*.yml: run python -m nps.mart_docs"
     )
-    assert "| `nps_moe` | 95 percent margin of error of nps in points, 196 * sqrt(v / n), v = p + d - (p - d)^2. |" in current
+    assert ("| `nps_moe` | numeric(9, 2) | 95 percent margin of error of nps in points, 196 * sqrt(v / n), "
+            "v = p + d - (p - d)^2. |") in current
+    assert "| `period_grain` | varchar not null | week (ISO, starting Monday), month or quarter. |" in current
 
 
 @pytest.mark.unit
@@ -52,13 +46,29 @@ def test_a_changed_yaml_makes_the_docs_check_fail(tmp_path):
     )
     current = mart_docs.DOCS_PATH.read_text(encoding="utf-8")
     changed = mart_docs.render_docs(current, mart_docs.load_all(["mart_nps"], tmp_path))
-    assert changed != current and "| `period_start` | Day one. |" in changed
+    assert changed != current and "| `period_start` | date not null | Day one. |" in changed
 
 
 @pytest.mark.unit
-def test_a_yaml_without_descriptions_is_refused(tmp_path):
-    (tmp_path / "mart_x.yml").write_text("description: A table.\ncolumns:\n  a: ''\n", encoding="utf-8")
-    with pytest.raises(mart_docs.MartDocsError, match=r"mart_x.yml: columns.a must be a description"):
+@pytest.mark.parametrize(
+    ("column", "error"),
+    [
+        pytest.param("a: {type: date, description: ''}", r"mart_x.yml: columns.a.description must be", id="no-description"),
+        pytest.param("a: The day.", r"mart_x.yml: columns.a.description must be", id="old-shape"),
+        pytest.param("a: {type: datetime, description: The day.}", r"mart_x.yml: columns.a.type is 'datetime'; use one of",
+                     id="unportable-type"),
+        pytest.param("a: {type: date null, description: The day.}", r"columns.a.type is 'date null'", id="bad-null"),
+    ],
+)
+def test_a_yaml_without_descriptions_or_types_is_refused(tmp_path, column, error):
+    (tmp_path / "mart_x.yml").write_text(f"description: A table.\ncolumns:\n  {column}\n", encoding="utf-8")
+    with pytest.raises(mart_docs.MartDocsError, match=error):
+        mart_docs.load("mart_x", tmp_path)
+
+
+@pytest.mark.unit
+def test_a_mart_without_a_yaml_is_refused(tmp_path):
+    with pytest.raises(mart_docs.MartDocsError, match=r"mart_x.yml is missing: every mart needs one"):
         mart_docs.load("mart_x", tmp_path)
 
 
@@ -85,7 +95,7 @@ def test_yaml_columns_are_the_real_columns_and_the_published_comments(warehouse,
         real = [r["column_name"] for r in warehouse.query(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = :s AND table_name = :t "
             "ORDER BY ordinal_position", {"s": schema, "t": doc.mart})]
-        assert list(doc.columns) == real, f"include/sql/marts/{doc.mart}.yml lists other columns than the table"
+        assert doc.names == real, f"include/sql/marts/{doc.mart}.yml lists other columns than the table"
         if warehouse.is_duckdb:
             rows = warehouse.query("SELECT column_name AS c, comment FROM duckdb_columns() WHERE schema_name = 'marts' "
                                    "AND table_name = :t", {"t": doc.mart})
@@ -96,5 +106,5 @@ def test_yaml_columns_are_the_real_columns_and_the_published_comments(warehouse,
                 "SELECT a.attname AS c, col_description(a.attrelid, a.attnum) AS comment FROM pg_attribute a "
                 "WHERE a.attrelid = CAST(:t AS regclass) AND a.attnum > 0 AND NOT a.attisdropped", {"t": f"marts.{doc.mart}"})
             table_comment = warehouse.scalar("SELECT obj_description(CAST(:t AS regclass), 'pg_class')", {"t": f"marts.{doc.mart}"})
-        assert {r["c"]: r["comment"] for r in rows} == doc.columns
+        assert {r["c"]: r["comment"] for r in rows} == {c.name: c.description for c in doc.columns}
         assert table_comment == doc.description

@@ -1,5 +1,0 @@
--- Table and column comments of published marts that have no YAML file yet. The documentation
--- of a mart lives in include/sql/marts/<mart>.yml (nps.mart_docs), from which the comments and
--- the column tables of docs/marts.md are generated; prefer that for a new mart. Statements here
--- run after those on every publish (nps.marts.apply_comments), one per line; avoid colons in
--- the text (they would be bind parameters).
