@@ -183,7 +183,7 @@ def main() -> None:
             print(f"bench followups_{engine}_sent {r['sent']} emails")
             print(f"bench followups_{engine}_send_s {r['send_s']:.2f} s")
             print(f"bench followups_{engine}_sends_per_s {r['sent'] / r['send_s']:.0f} /s")
-            print(f"bench followups_{engine}_alerts {r['alerts']} emails ({r['urgent']} urgent) for "
+            print(f"bench followups_{engine}_alerts {r['alerts']} emails ({r['urgent']} urgent cases) for "
                   f"{r['alert_cases']} cases in {r['alerts_s']:.2f} s")
             print(f"bench followups_{engine}_http_requests {r['requests']} requests")
             # Target: ceil(emails / 1000) + one per template/locale group for the follow-ups.

@@ -1,5 +1,5 @@
 """What an owner alert says (score, comment, role, ARR, earlier scores, churn-risk reasons), urgent
-alerts for detractors on top-ARR accounts (their own email, exactly once), and staff emails in the
+alerts for detractors on top-ARR accounts (an email of their own, exactly once), and staff emails in the
 owner's language; on both warehouses."""
 
 from __future__ import annotations
@@ -86,10 +86,38 @@ def test_alert_content_urgent_alone_and_polish_for_a_polish_owner(warehouse, tmp
     ledger = {r["kind"]: int(r["n"]) for r in warehouse.query(
         "SELECT kind, COUNT(*) AS n FROM ops.message_ledger WHERE status = 'sent' GROUP BY kind")}
     assert ledger.get("urgent_alert") == 1 and ledger.get("alert") == 2
-    assert cases(warehouse)["C-S02"]["owner_alert_key"] == "urgent/C-S02"
+    assert cases(warehouse)["C-S02"]["owner_alert_key"].startswith("urgent/")
     # Exactly once: the rerun sends nothing.
     again = owner_alerts(warehouse, CFG, box, now=FRI, run_id="run1", folder="f1")
     assert (again.emails, again.urgent) == (0, 0) and len(list((tmp_path / "f1").iterdir())) == 3
+
+
+def test_an_owners_urgent_cases_of_one_run_share_one_urgent_email(warehouse, tmp_path, monkeypatch):
+    """Two urgent detractors of one owner in one run (a burst): one URGENT email listing both,
+    before and apart from the owner's list, exactly once."""
+    monkeypatch.setenv("NPS_FAKE_NOW", FRI.isoformat())
+    big2 = {**account("A3", name="Huge Ltd"), "arr": 900000.0, "owner_name": "Ann", "owner_email": "ann@example.com"}
+    big3 = {**account("A4", name="Mega SA"), "arr": 250000.0, "owner_name": "Ann", "owner_email": "ann@example.com"}
+    load(warehouse, "src.accounts", [big2, big3])
+    load(warehouse, "src.contacts", [contact("P5", "A3"), contact("P6", "A4"), contact("P7", "A4")])
+    load(warehouse, "ops.survey_invitations", [invitation("S05", "P5", "A3"), invitation("S06", "P6", "A4"),
+                                               invitation("S07", "P7", "A4")])
+    answers(warehouse, [answer("S05", "nps", 0, FRI - timedelta(hours=2)), answer("S06", "nps", 4, FRI - timedelta(hours=2)),
+                        answer("S07", "nps", 10, FRI - timedelta(hours=2))])
+    decide(warehouse, CFG, FRI, "run1")
+    box = OutboxTransport(tmp_path)
+    res = owner_alerts(warehouse, CFG, box, now=FRI, run_id="run1", folder="f1")
+    assert (res.emails, res.cases, res.urgent) == (1, 2, 2)
+    (urgent,) = _msgs(tmp_path / "f1")["ann@example.com"]
+    assert urgent["Subject"] == ("URGENT: 2 detractors on accounts with ARR of 100,000 or more: please call by "
+                                 "Tue 2026-10-13 14:00 CEST")
+    text = urgent.get_body("plain").get_content()
+    assert "these 2 cases are sent to you at once, apart from your list" in text
+    assert "- C-S05 · Huge Ltd" in text and "- C-S06 · Mega SA" in text
+    keys = {c: r["owner_alert_key"] for c, r in cases(warehouse).items()}
+    assert keys["C-S05"] == keys["C-S06"] and keys["C-S05"].startswith("urgent/")
+    assert owner_alerts(warehouse, CFG, box, now=FRI, run_id="run2", folder="f1").emails == 0
+    assert len(list((tmp_path / "f1").iterdir())) == 1
 
 
 def test_without_the_churn_risk_mart_the_alert_says_so(warehouse, tmp_path, monkeypatch):

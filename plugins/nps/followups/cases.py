@@ -7,8 +7,9 @@
   Each case shows the score, the comment, the contact's role and earlier scores, the account's
   ARR and its churn-risk reasons (``marts.mart_churn_risk``; said so when the mart is not built).
   An **urgent** case (an NPS detractor on an account with ARR at or above
-  ``followups.urgent_arr_threshold``) gets its own email at once (``urgent/<case_id>``, ledger
-  kind ``urgent_alert``) instead of waiting in the owner's list.
+  ``followups.urgent_arr_threshold``) is not in the owner's list: the run's urgent cases of an
+  owner go first, in an URGENT email of their own (``urgent/<owner hash>/<hash of the cases>``,
+  ledger kind ``urgent_alert``); in an hourly run that is nearly always one case.
 - **Language.** Staff emails are rendered in the recipient's locale (``followups.owner_locales``
   by address, a contact's ``locale``, else ``followups.staff_locale``), English when a template
   is missing in that locale (logged).
@@ -207,7 +208,7 @@ class StaffResult:
     cases: int = 0
     unrouted: int = 0            # cases whose account has no owner address (sent to the CS lead)
     unsent: int = 0              # cases with nobody to tell (no owner address, no CS lead)
-    urgent: int = 0              # urgent cases, each alerted in its own email
+    urgent: int = 0              # urgent cases (alerted first, in an email of their own per owner)
     confirmed: int = 0           # cases the ledger confirmed (alerted, escalated)
     by_level: dict[str, int] = field(default_factory=dict)
     ledger: dict[str, Any] = field(default_factory=dict)
@@ -251,33 +252,26 @@ def owner_alerts(wh: Warehouse, config: ProgramConfig, transport, *, now: dateti
     assignments: list[tuple[str, list[str]]] = []
     for (email, name, unrouted), cases in sorted(groups.items()):
         locale = f.staff_locale_for(email, f.cs_lead if unrouted else None, config.program.default_locale)
-        # Urgent cases: one email each, at once, under their own key (kept when an attempt set it).
-        for c in cases:
-            if is_urgent(c, config):
-                key = c["owner_alert_key"] or f"urgent/{c['case_id']}"
-                if c["owner_alert_key"] is None:
-                    assignments.append((key, [c["case_id"]]))
-                urgent_batches.append(_staff_batch(
-                    config, "owner_alert", {"unrouted": unrouted, "urgent": True,
-                                            "threshold": _amount(f.urgent_arr_threshold, locale)},
-                    cases=[c], send_key=key, email=email, name=name, folder=folder, category="urgent-alert",
-                    locale=locale))
-                result.urgent += 1
-                result.cases += 1
+        # Urgent cases first, in an email of their own (one per owner per run); then the others.
         # Cases given a key by an earlier attempt keep it; the others share one new key.
-        by_key: dict[str | None, list[dict[str, Any]]] = {}
-        for c in cases:
-            if not is_urgent(c, config):
-                by_key.setdefault(c["owner_alert_key"], []).append(c)
-        for old_key, members in by_key.items():
-            ids = sorted(c["case_id"] for c in members)
-            key = old_key or f"alert/{recipient_hash(email)}/{hashlib.sha256('|'.join(ids).encode()).hexdigest()[:12]}"
-            if old_key is None:
-                assignments.append((key, ids))
-            batches.append(_staff_batch(config, "owner_alert", {"unrouted": unrouted, "urgent": False}, cases=members,
-                                        send_key=key, email=email, name=name, folder=folder, category="owner-alert",
-                                        locale=locale))
-            result.cases += len(members)
+        for urgent, prefix, group in ((True, "urgent", urgent_batches), (False, "alert", batches)):
+            by_key: dict[str | None, list[dict[str, Any]]] = {}
+            for c in cases:
+                if is_urgent(c, config) == urgent:
+                    by_key.setdefault(c["owner_alert_key"], []).append(c)
+            for old_key, members in by_key.items():
+                ids = sorted(c["case_id"] for c in members)
+                key = old_key or f"{prefix}/{recipient_hash(email)}/{hashlib.sha256('|'.join(ids).encode()).hexdigest()[:12]}"
+                if old_key is None:
+                    assignments.append((key, ids))
+                ctx = {"unrouted": unrouted, "urgent": urgent}
+                if urgent:
+                    ctx["threshold"] = _amount(f.urgent_arr_threshold, locale)
+                group.append(_staff_batch(config, "owner_alert", ctx, cases=members, send_key=key, email=email, name=name,
+                                          folder=folder, category="urgent-alert" if urgent else "owner-alert",
+                                          locale=locale))
+                result.cases += len(members)
+                result.urgent += len(members) if urgent else 0
     result.emails = len(batches) + len(urgent_batches)
     if dry_run or not result.emails:
         return result
