@@ -8,8 +8,11 @@ each publish the published marts are copied into a **snapshot file** beside it
 would clash with the schema ``marts``; ``NPS_BI_SNAPSHOT`` overrides the path), written
 to a temporary file and moved over the old one with an atomic rename. A reader that holds the
 old snapshot open keeps reading the old file (its inode) untouched; its next connection sees the
-new marts. Optionally (``NPS_BI_PARQUET_DIR``) each mart is also written as one Parquet file,
-replaced the same way.
+new marts. After an in-place incremental build, the snapshot's own copy of that build schema
+(the file published for its previous build, ``private_copy``) gets only the recomputed rows and
+is linked over the snapshot path the same way; when a reader still holds that copy open, or it
+does not hold the build's base, every mart is copied into a new file instead. Optionally
+(``NPS_BI_PARQUET_DIR``) each mart is also written as one Parquet file, replaced the same way.
 
 PostgreSQL needs no copy: the ``marts.*`` views are what BI tools read. Repointing a view needs
 an exclusive lock, which waits behind a long dashboard query, and while it waits every new

@@ -21,7 +21,8 @@ the tables (blue/green). Every build is as of one instant, incremental or full:
 3. ``publish``: repoint every ``marts.<mart>`` view to the audited schema and re-apply the
    comments, in ONE transaction: readers see the old marts or the new ones, never a mix, and the
    big fact table is written once per build instead of twice (staging, then a copy). On DuckDB
-   the published marts are then copied into the BI snapshot file (``nps.bi``); on PostgreSQL
+   the published marts are then copied into the BI snapshot file (``nps.bi``; after an in-place
+   incremental build only its recomputed rows, ``snapshot_changes``); on PostgreSQL
    the DDL runs in short, retried lock waits so a long dashboard query blocks nobody for long.
 
 ``ops.mart_builds`` records each build schema's status (building, built, audited, published,
