@@ -403,6 +403,9 @@ def main() -> int:
     tag = uuid.uuid4().hex[:8]
     duck_path = Path(f"/tmp/nps_bench_marts_{tag}.duckdb")
     duck_url = f"duckdb:///{duck_path}"
+    # The BI snapshot and its copies per build schema, named for this run (and removed after it).
+    snapshot = Path(f"/tmp/nps_bench_marts_{tag}_bi.duckdb")
+    os.environ["NPS_BI_SNAPSHOT"] = str(snapshot)
     try:
         gen = run_child("generate", duck_url, str(DUCKDB_ROWS))
         label = f"{DUCKDB_ROWS // 1_000_000}m" if DUCKDB_ROWS >= 1_000_000 else f"{DUCKDB_ROWS // 1000}k"
@@ -441,8 +444,9 @@ def main() -> int:
         bench("marts_pandas_peak_mb", p["peak_mb"], "MB")
         bench("marts_warehouse_speedup", p["seconds"] / s["seconds"], "x")
     finally:
-        for suffix in ("", ".wal"):
-            Path(str(duck_path) + suffix).unlink(missing_ok=True)
+        for path in (duck_path, snapshot, *snapshot.parent.glob(f".{snapshot.stem}.*")):
+            for suffix in ("", ".wal"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
 
     admin = sa.create_engine(normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
     db = f"nps_bench_marts_{tag}"
