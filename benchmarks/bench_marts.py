@@ -21,6 +21,7 @@ NPS_BENCH_MARTS_PG_ROWS and NPS_BENCH_MARTS_DAY_ROWS. Usage: .venv/bin/python be
 from __future__ import annotations
 
 import json
+import logging
 import os
 import resource
 import subprocess
@@ -243,8 +244,10 @@ def scenario_incremental(url: str, rows: int, day_rows: int) -> dict:
             exported.append(time.perf_counter() - t)
 
     bi.export_for_readers = timed_export
+    steps = _StepLog()
     t0, c0 = time.perf_counter(), cpu_s()
-    marts.rebuild(wh, DAY_AS_OF, config)
+    with steps:
+        marts.rebuild(wh, DAY_AS_OF, config)
     inc_s, inc_cpu = time.perf_counter() - t0, cpu_s() - c0
     inc_snapshot_s = sum(exported)
     incremental = marts.published_schema(wh)
@@ -268,7 +271,30 @@ def scenario_incremental(url: str, rows: int, day_rows: int) -> dict:
                 differ[table] = [int(n), int(m)]
     wh.dispose()
     return {"load_s": load_s, "seconds": inc_s, "cpu_s": inc_cpu, "full_s": full_s, "full_cpu_s": full_cpu,
-            "snapshot_s": inc_snapshot_s, "reason": state["reason"], "changed_surveys": int(state["changed_surveys"]), "late": int(late), "differ": differ, "peak_mb": peak_mb()}
+            "snapshot_s": inc_snapshot_s, "steps": steps.lines, "reason": state["reason"], "changed_surveys": int(state["changed_surveys"]), "late": int(late), "differ": differ, "peak_mb": peak_mb()}
+
+
+class _StepLog(logging.Handler):
+    """The build's own log lines (per-step timings) while in a ``with`` block, seconds since its start."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+        self.started = 0.0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{time.perf_counter() - self.started:6.1f} s  {record.getMessage()[:160]}")
+
+    def __enter__(self) -> _StepLog:
+        self.started = time.perf_counter()
+        for name in ("nps.marts", "nps.bi"):
+            logging.getLogger(name).addHandler(self)
+            logging.getLogger(name).setLevel(logging.INFO)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name in ("nps.marts", "nps.bi"):
+            logging.getLogger(name).removeHandler(self)
 
 
 def report_incremental(engine: str, r: dict) -> None:
@@ -277,6 +303,8 @@ def report_incremental(engine: str, r: dict) -> None:
     print(f"# {engine}: daily build after {DAY_ROWS} new answers ({r['late']} late), {r['changed_surveys']} surveys "
           f"recomputed ({r['reason']}); every mart identical to the full rebuild of the same data in this run",
           flush=True)
+    for line in r["steps"]:  # the build log, for where the time goes
+        print(f"#   {engine} incremental: {line}", flush=True)
     bench(f"marts_incremental_{engine}_s", r["seconds"], "s")
     bench(f"marts_incremental_{engine}_cpu_s", r["cpu_s"], "s")
     bench(f"marts_incremental_{engine}_full_s", r["full_s"], "s")
@@ -375,6 +403,9 @@ def main() -> int:
     tag = uuid.uuid4().hex[:8]
     duck_path = Path(f"/tmp/nps_bench_marts_{tag}.duckdb")
     duck_url = f"duckdb:///{duck_path}"
+    # The BI snapshot and its copies per build schema, named for this run (and removed after it).
+    snapshot = Path(f"/tmp/nps_bench_marts_{tag}_bi.duckdb")
+    os.environ["NPS_BI_SNAPSHOT"] = str(snapshot)
     try:
         gen = run_child("generate", duck_url, str(DUCKDB_ROWS))
         label = f"{DUCKDB_ROWS // 1_000_000}m" if DUCKDB_ROWS >= 1_000_000 else f"{DUCKDB_ROWS // 1000}k"
@@ -413,8 +444,9 @@ def main() -> int:
         bench("marts_pandas_peak_mb", p["peak_mb"], "MB")
         bench("marts_warehouse_speedup", p["seconds"] / s["seconds"], "x")
     finally:
-        for suffix in ("", ".wal"):
-            Path(str(duck_path) + suffix).unlink(missing_ok=True)
+        for path in (duck_path, snapshot, *snapshot.parent.glob(f".{snapshot.stem}.*")):
+            for suffix in ("", ".wal"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
 
     admin = sa.create_engine(normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
     db = f"nps_bench_marts_{tag}"

@@ -8,8 +8,11 @@ each publish the published marts are copied into a **snapshot file** beside it
 would clash with the schema ``marts``; ``NPS_BI_SNAPSHOT`` overrides the path), written
 to a temporary file and moved over the old one with an atomic rename. A reader that holds the
 old snapshot open keeps reading the old file (its inode) untouched; its next connection sees the
-new marts. Optionally (``NPS_BI_PARQUET_DIR``) each mart is also written as one Parquet file,
-replaced the same way.
+new marts. After an in-place incremental build, the snapshot's own copy of that build schema
+(the file published for its previous build, ``private_copy``) gets only the recomputed rows and
+is linked over the snapshot path the same way; when a reader still holds that copy open, or it
+does not hold the build's base, every mart is copied into a new file instead. Optionally
+(``NPS_BI_PARQUET_DIR``) each mart is also written as one Parquet file, replaced the same way.
 
 PostgreSQL needs no copy: the ``marts.*`` views are what BI tools read. Repointing a view needs
 an exclusive lock, which waits behind a long dashboard query, and while it waits every new
@@ -32,6 +35,8 @@ import os
 import random
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -151,41 +156,167 @@ def _literal(text: str | None) -> str:
     return "NULL" if text is None else "'" + text.replace("'", "''") + "'"
 
 
+@dataclass(frozen=True)
+class SnapshotChanges:
+    """How a published in-place incremental build changed its build schema (``nps.marts.snapshot_changes``).
+
+    ``recomputed`` maps a mart to the predicate (on alias ``t``) of the rows the build recomputed;
+    the snapshot's copy of that schema replaces exactly those rows, and copies every other mart whole.
+    """
+
+    schema: str
+    base_built_at: datetime | None
+    built_at: datetime | None
+    recomputed: dict[str, str] = field(default_factory=dict)
+
+
 def _published_build(conn) -> dict[str, Any]:
     row = conn.execute(
-        sa.text("SELECT build_schema, as_of, updated_at FROM ops.mart_builds WHERE status = 'published'")
+        sa.text(
+            "SELECT b.build_schema, b.as_of, b.updated_at, s.built_at FROM ops.mart_builds AS b "
+            "LEFT JOIN ops.mart_build_state AS s ON s.build_schema = b.build_schema WHERE b.status = 'published'"
+        )
     ).mappings().first()
-    return dict(row) if row else {"build_schema": None, "as_of": None, "updated_at": None}
+    return dict(row) if row else {"build_schema": None, "as_of": None, "updated_at": None, "built_at": None}
 
 
 def _snapshot_build(conn, path: Path) -> dict[str, Any] | None:
-    """The build recorded in the current snapshot file, or None (missing, unreadable, older format)."""
+    """The build recorded in a snapshot file, or None (missing, unreadable, older format)."""
     if not path.is_file():
         return None
+    alias = f"{_SNAPSHOT_ALIAS}_current"
     try:
-        conn.exec_driver_sql(f"ATTACH {_literal(str(path))} AS {_SNAPSHOT_ALIAS}_current (READ_ONLY)")
+        conn.exec_driver_sql(f"ATTACH {_literal(str(path))} AS {alias} (READ_ONLY)")
         conn.commit()  # ATTACH is transactional in DuckDB, and DETACH needs no open work on it
     except Exception:  # noqa: BLE001 - an unreadable snapshot is simply rewritten
         conn.rollback()
         return None
     try:
         row = conn.exec_driver_sql(
-            f"SELECT build_schema, as_of, published_at AS updated_at FROM {_SNAPSHOT_ALIAS}_current.{SNAPSHOT_INFO}"
+            f"SELECT build_schema, as_of, published_at AS updated_at, built_at FROM {alias}.{SNAPSHOT_INFO}"
         ).mappings().first()
         return dict(row) if row else None
     except Exception:  # noqa: BLE001
         return None
     finally:
         conn.rollback()  # DuckDB detaches only outside a transaction that touched the database
-        conn.exec_driver_sql(f"DETACH {_SNAPSHOT_ALIAS}_current")
+        conn.exec_driver_sql(f"DETACH {alias}")
         conn.commit()
 
 
-def export_snapshot(wh: Warehouse, tables: Sequence[str], *, force: bool = False) -> Path | None:
+def private_copy(path: Path, schema: str) -> Path:
+    """The snapshot's own copy of one build schema (``.bi_marts.marts_green.duckdb``): a hard link
+    of the file published for that schema's last build, updated in place by its next build."""
+    return path.with_name(f".{path.stem}.{schema}{path.suffix}")
+
+
+def _write_info(conn, alias: str, build: dict[str, Any]) -> None:
+    conn.exec_driver_sql(
+        f"CREATE OR REPLACE TABLE {alias}.{SNAPSHOT_INFO} AS SELECT CAST(? AS VARCHAR) AS build_schema, "
+        "CAST(? AS TIMESTAMP) AS as_of, CAST(? AS TIMESTAMP) AS published_at, CAST(? AS TIMESTAMP) AS built_at",
+        (build["build_schema"], build["as_of"], build["updated_at"], build["built_at"]),
+    )
+
+
+def _copy_comments(conn, alias: str, tables: Sequence[str]) -> None:
+    comments = conn.exec_driver_sql(
+        "SELECT view_name, comment FROM duckdb_views() WHERE database_name = current_database() "
+        "AND schema_name = 'marts'"
+    ).all()
+    column_comments = conn.exec_driver_sql(
+        "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'marts' AND comment IS NOT NULL"
+    ).all()
+    for table, comment in comments:
+        if table in tables and comment:
+            conn.exec_driver_sql(f"COMMENT ON TABLE {alias}.marts.{table} IS {_literal(comment)}")
+    for table, column, comment in column_comments:
+        if table in tables:
+            conn.exec_driver_sql(f'COMMENT ON COLUMN {alias}.marts.{table}."{column}" IS {_literal(comment)}')
+
+
+def _write_whole(conn, tmp: Path, tables: Sequence[str], build: dict[str, Any]) -> None:
+    """Every published mart copied into a new snapshot file ``tmp``."""
+    conn.exec_driver_sql(f"ATTACH {_literal(str(tmp))} AS {_SNAPSHOT_ALIAS}")
+    conn.commit()
+    try:
+        snap = _SNAPSHOT_ALIAS
+        conn.exec_driver_sql(f"CREATE SCHEMA {snap}.marts")
+        for table in tables:
+            conn.exec_driver_sql(f"CREATE TABLE {snap}.marts.{table} AS SELECT * FROM marts.{table}")
+        _copy_comments(conn, snap, tables)
+        _write_info(conn, snap, build)
+        conn.commit()
+    finally:
+        conn.rollback()
+        conn.exec_driver_sql(f"DETACH {_SNAPSHOT_ALIAS}")
+        conn.commit()
+
+
+def _follow_in_place(conn, copy: Path, path: Path, tables: Sequence[str], build: dict[str, Any],
+                     changes: SnapshotChanges) -> str | None:
+    """Apply an in-place build's changes to the snapshot's copy of its schema; None when done,
+    else why it cannot (the caller then writes the snapshot whole)."""
+    if not copy.is_file():
+        return f"no copy of {changes.schema} yet"
+    if copy.with_name(copy.name + ".wal").exists():
+        return "its copy has a leftover write-ahead log (an interrupted update)"
+    if path.is_file() and os.stat(path).st_ino == os.stat(copy).st_ino:
+        return "its copy is the file BI tools open now"  # only after a failed export; never written in place
+    held = _snapshot_build(conn, copy)
+    if held is None or held["build_schema"] != changes.schema or held["built_at"] != changes.base_built_at:
+        return f"its copy of {changes.schema} does not hold the build this one started from"
+    try:
+        conn.exec_driver_sql(f"ATTACH {_literal(str(copy))} AS {_SNAPSHOT_ALIAS}")
+        conn.commit()
+    except Exception as err:  # noqa: BLE001 - typically a BI tool still holding that old file open
+        conn.rollback()
+        return "its copy is still open elsewhere (" + str(err).strip().splitlines()[0][:120] + ")"
+    snap = _SNAPSHOT_ALIAS
+    try:
+        try:
+            for table in tables:
+                where = changes.recomputed.get(table)
+                if where is None:
+                    conn.exec_driver_sql(f"CREATE OR REPLACE TABLE {snap}.marts.{table} AS SELECT * FROM marts.{table}")
+                else:
+                    conn.exec_driver_sql(f"DELETE FROM {snap}.marts.{table} AS t WHERE {where}")
+                    conn.exec_driver_sql(f"INSERT INTO {snap}.marts.{table} SELECT t.* FROM marts.{table} AS t WHERE {where}")
+            _copy_comments(conn, snap, tables)
+            _write_info(conn, snap, build)
+            conn.commit()
+        except Exception as err:  # noqa: BLE001 - the copy is left as it was; the snapshot is written whole
+            conn.rollback()
+            log.warning("BI snapshot: updating %s in place failed, writing it whole: %s", copy, err)
+            return "the update failed"
+        conn.exec_driver_sql(f"CHECKPOINT {snap}")
+        conn.commit()
+    finally:
+        conn.rollback()
+        conn.exec_driver_sql(f"DETACH {snap}")
+        conn.commit()
+    return None
+
+
+def _link(source: Path, target: Path) -> None:
+    """Make ``target`` another name of ``source``'s file, replacing ``target`` atomically."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.link")
+    tmp.unlink(missing_ok=True)
+    os.link(source, tmp)
+    os.replace(tmp, target)
+
+
+def export_snapshot(wh: Warehouse, tables: Sequence[str], changes: SnapshotChanges | None = None, *,
+                    force: bool = False) -> Path | None:
     """Copy the published ``marts.*`` (rows and comments) into the BI snapshot file, atomically.
 
     Skipped when the snapshot already holds the published build (a rerun), unless ``force``.
-    Returns the snapshot path, or None when there is none (PostgreSQL, in-memory DuckDB).
+    With ``changes`` (an in-place incremental build) the snapshot's own copy of that build schema
+    (``private_copy``, the file published for the schema's previous build) is updated with the
+    rows the build recomputed, when it holds exactly the build's base and no reader still has it
+    open; otherwise every mart is copied into a new file. Either way the result is then linked
+    over the snapshot path with an atomic rename. Returns the snapshot path, or None when there is
+    none (PostgreSQL, in-memory DuckDB).
     """
     path = snapshot_path(wh)
     if path is None:
@@ -200,41 +331,25 @@ def export_snapshot(wh: Warehouse, tables: Sequence[str], *, force: bool = False
         if not force and _snapshot_build(conn, path) == build:
             log.info("BI snapshot %s already holds the published build (%s)", path, build["build_schema"])
             return path
-        comments = conn.exec_driver_sql(
-            "SELECT view_name, comment FROM duckdb_views() WHERE database_name = current_database() "
-            "AND schema_name = 'marts'"
-        ).all()
-        column_comments = conn.exec_driver_sql(
-            "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE database_name = current_database() "
-            "AND schema_name = 'marts' AND comment IS NOT NULL"
-        ).all()
-        conn.exec_driver_sql(f"ATTACH {_literal(str(tmp))} AS {_SNAPSHOT_ALIAS}")
-        conn.commit()
-        try:
-            snap = _SNAPSHOT_ALIAS
-            conn.exec_driver_sql(f"CREATE SCHEMA {snap}.marts")
-            for table in tables:
-                conn.exec_driver_sql(f"CREATE TABLE {snap}.marts.{table} AS SELECT * FROM marts.{table}")
-            for table, comment in comments:
-                if table in tables and comment:
-                    conn.exec_driver_sql(f"COMMENT ON TABLE {snap}.marts.{table} IS {_literal(comment)}")
-            for table, column, comment in column_comments:
-                if table in tables:
-                    conn.exec_driver_sql(f'COMMENT ON COLUMN {snap}.marts.{table}."{column}" IS {_literal(comment)}')
-            conn.exec_driver_sql(
-                f"CREATE TABLE {snap}.{SNAPSHOT_INFO} AS SELECT CAST(? AS VARCHAR) AS build_schema, "
-                "CAST(? AS TIMESTAMP) AS as_of, CAST(? AS TIMESTAMP) AS published_at",
-                (build["build_schema"], build["as_of"], build["updated_at"]),
-            )
-            conn.commit()
-        finally:
-            conn.rollback()
-            conn.exec_driver_sql(f"DETACH {_SNAPSHOT_ALIAS}")
-            conn.commit()
+        copy = private_copy(path, build["build_schema"]) if build["build_schema"] else None
+        why = "forced" if force else "not an in-place incremental build"
+        if copy is not None and not force and changes is not None and changes.schema == build["build_schema"]:
+            why = _follow_in_place(conn, copy, path, tables, build, changes)
+        if why is None:
+            how = f"updated in place from {changes.schema}'s previous build"
+        else:
+            _write_whole(conn, tmp, tables, build)
+            if copy is not None:
+                copy.with_name(copy.name + ".wal").unlink(missing_ok=True)
+                _link(tmp, copy)
+            how = f"written whole ({why})"
     # The rename is atomic: a reader opens the old file or the new one; one holding the old one
     # open keeps reading it (its inode) until it reconnects.
-    os.replace(tmp, path)
-    log.info("BI snapshot %s written (build %s) in %.1f s", path, build["build_schema"], time.perf_counter() - started)
+    if why is None:
+        _link(copy, path)
+    else:
+        os.replace(tmp, path)
+    log.info("BI snapshot %s (build %s) %s in %.1f s", path, build["build_schema"], how, time.perf_counter() - started)
     return path
 
 
@@ -257,10 +372,10 @@ def export_parquet(wh: Warehouse, tables: Sequence[str], directory: Path) -> lis
     return written
 
 
-def export_for_readers(wh: Warehouse, tables: Sequence[str]) -> dict[str, Any]:
+def export_for_readers(wh: Warehouse, tables: Sequence[str], changes: SnapshotChanges | None = None) -> dict[str, Any]:
     """After a publish on DuckDB: the snapshot file, and the Parquet files when configured."""
     out: dict[str, Any] = {}
-    path = export_snapshot(wh, tables)
+    path = export_snapshot(wh, tables, changes)
     if path is not None:
         out["snapshot"] = str(path)
     directory = parquet_dir()

@@ -24,7 +24,8 @@ definition means a full rebuild). Every build is as of one instant, incremental 
 3. ``publish``: repoint every ``marts.<mart>`` view to the audited schema and re-apply the
    comments, in ONE transaction: readers see the old marts or the new ones, never a mix, and the
    big fact table is written once per build instead of twice (staging, then a copy). On DuckDB
-   the published marts are then copied into the BI snapshot file (``nps.bi``); on PostgreSQL
+   the published marts are then copied into the BI snapshot file (``nps.bi``; after an in-place
+   incremental build only its recomputed rows, ``snapshot_changes``); on PostgreSQL
    the DDL runs in short, retried lock waits so a long dashboard query blocks nobody for long.
 
 ``ops.mart_builds`` records each build schema's status (building, built, audited, published,
@@ -79,13 +80,13 @@ BUILD_STEPS: tuple[str, ...] = (MARTS[0], "calendar", "account_spans", *MARTS[1:
 #: Marts an incremental build slices, and how (include/sql/marts/increments/carry_forward.sql):
 #: ``survey`` rows of the changed surveys, ``response`` their comment themes, ``score`` periods
 #: (and the period after each, for the previous-period comparison), ``account`` periods and
-#: accounts whose attributes changed, ``rates`` the send periods of the changed invitations.
+#: accounts whose attributes changed, ``rates`` the send periods of the changed invitations,
+#: ``themes`` the months and quarters the changed answers fall in.
 #: Every other mart is rebuilt in full on every build: ``mart_account_nps_summary`` (one row
 #: per month/quarter, from mart_account_nps and the contract spans), ``mart_retention`` and
 #: ``mart_churn_risk`` (every account's contract history; churn risk also looks back a window
-#: that moves with every as_of), ``mart_comment_themes`` (a dense theme grid over every cell),
-#: ``fct_followups``, ``mart_followups`` and ``mart_loop_recovery`` (follow-up decisions and cases,
-#: which change in place).
+#: that moves with every as_of), ``fct_followups``, ``mart_followups`` and ``mart_loop_recovery``
+#: (follow-up decisions and cases, which change in place).
 INCREMENTAL: dict[str, str] = {
     "fct_survey_responses": "survey",
     "mart_nps": "score",
@@ -94,6 +95,7 @@ INCREMENTAL: dict[str, str] = {
     "mart_response_rates": "rates",
     "mart_account_nps": "account",
     "fct_comment_themes": "response",
+    "mart_comment_themes": "themes",
 }
 #: The score marts' grids are dense over every dimension value that ever answered.
 _PRUNE_VALUES = ("mart_nps", "mart_csat", "mart_ces")
@@ -342,7 +344,7 @@ def plan_build(wh: Warehouse, as_of: datetime, config: ProgramConfig, *, full_re
     (marks,) = _query_tuned(wh, path.read_text(encoding="utf-8"))
     stamps = [marks[k] for k in ("invitations_claimed_at", "invitations_sent_at", "invitations_updated_at") if marks[k]]
     plan: dict[str, Any] = {
-        "as_of": as_of, "fingerprint": fp, "base": None,
+        "as_of": as_of, "fingerprint": fp, "base": None, "base_built_at": None,
         "responses_loaded_at": marks["responses_loaded_at"], "responses_count": int(marks["responses_count"]),
         "events_loaded_at": marks["events_loaded_at"], "events_count": int(marks["events_count"]),
         "invitations_stamp": max(stamps) if stamps else None, "invitations_count": int(marks["invitations_count"]),
@@ -353,7 +355,7 @@ def plan_build(wh: Warehouse, as_of: datetime, config: ProgramConfig, *, full_re
             refused = _refuse_base(wh, base, wanted, as_of, fp)
             if refused is None:
                 prev = build_state(wh, base)
-                plan.update(_watermark_params(prev), base=base, prev_as_of=prev["as_of"])
+                plan.update(_watermark_params(prev), base=base, prev_as_of=prev["as_of"], base_built_at=prev["built_at"])
                 break
             reason = reason or refused  # the staging schema's reason, else the published one's
             if base == target:
@@ -516,11 +518,12 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
             sa.text(
                 "INSERT INTO ops.mart_build_state (build_schema, as_of, mode, reason, fingerprint, responses_loaded_at, "
                 "responses_count, events_loaded_at, events_count, invitations_stamp, invitations_count, "
-                "changed_surveys, built_at) VALUES (:build_schema, :as_of, :mode, :reason, :fingerprint, "
-                ":responses_loaded_at, :responses_count, :events_loaded_at, :events_count, :invitations_stamp, "
-                ":invitations_count, :changed_surveys, :built_at)"
+                "changed_surveys, built_at, base_schema, base_built_at) VALUES (:build_schema, :as_of, :mode, :reason, "
+                ":fingerprint, :responses_loaded_at, :responses_count, :events_loaded_at, :events_count, "
+                ":invitations_stamp, :invitations_count, :changed_surveys, :built_at, :base_schema, :base_built_at)"
             ),
-            {**state, "build_schema": target, "changed_surveys": changed, "built_at": utcnow()},
+            {**state, "build_schema": target, "changed_surveys": changed, "built_at": utcnow(),
+             "base_schema": base, "base_built_at": plan["base_built_at"]},
         )
         _set_state(wh, conn, target, "built", params["as_of"])
     counts = table_counts(wh, target)
@@ -536,6 +539,10 @@ def _tune(wh: Warehouse, conn) -> None:
         if not work_mem.replace(" ", "").isalnum():
             raise ValueError(f"NPS_PG_WORK_MEM={work_mem!r} is not a size such as 256MB")
         wh.run_sql(conn, f"SET LOCAL work_mem = '{work_mem}'")
+        # The incremental steps' slice filters make the planner overestimate their cost by orders
+        # of magnitude, so JIT compiled them: 7 s of compiling for 1.6 s of work (mart_nps, 1M
+        # answers, one of three such steps). Off for every step, as for dispatch (docs/dispatch.md).
+        wh.run_sql(conn, "SET LOCAL jit = off")
         return
     limit = os.environ.get("NPS_DUCKDB_MEMORY_LIMIT") or DUCKDB_MEMORY_LIMIT
     if not limit.replace(".", "").replace(" ", "").isalnum():
@@ -607,13 +614,41 @@ def audit(wh: Warehouse, config: ProgramConfig | None = None) -> list[str]:
     return passed
 
 
+#: Sliced marts large enough that the BI snapshot replaces only their recomputed rows (the others,
+#: a few thousand rows each, are copied whole).
+SNAPSHOT_DELTA: tuple[str, ...] = ("fct_survey_responses", "mart_account_nps", "fct_comment_themes")
+
+
+def snapshot_changes(wh: Warehouse) -> bi.SnapshotChanges | None:
+    """What the BI snapshot needs to follow the published build in place, or None (copy it whole).
+
+    Only for an in-place incremental build (its schema's previous build was its base) whose
+    working tables (ops.mart_changed_surveys, ops.mart_slices, ...) are still this build's: no
+    later build has started in the other schema since it was published.
+    """
+    schema = published_schema(wh)
+    state = build_state(wh, schema)
+    if state is None or state["mode"] != "incremental" or state.get("base_schema") != schema:
+        return None
+    if _build_state(wh, staging_schema(wh))["status"] != "retired":
+        return None  # a later build has started: the working tables are no longer this build's
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(wh.sql_dir / "marts")),
+                             undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701 - SQL from the repository
+    macro = env.from_string("{% import '_incremental_macros.sql.j2' as inc %}{{ inc.recomputed('t', kind) }}")
+    recomputed = {table: macro.render(kind=INCREMENTAL[table]) for table in SNAPSHOT_DELTA}
+    return bi.SnapshotChanges(schema=schema, base_built_at=state["base_built_at"], built_at=state["built_at"],
+                              recomputed=recomputed)
+
+
 def publish(wh: Warehouse) -> dict[str, int]:
     """Point every ``marts`` view at the audited staging schema, in one transaction."""
     target, current = staging_schema(wh), published_schema(wh)
     state = _build_state(wh, target)
     if state["status"] != "audited":
         log.info("nothing to publish (%s is %s); marts stay on %s", target, state["status"], current)
-        bi.export_for_readers(wh, MARTS)  # a rerun after a failed export writes it (else a no-op)
+        bi.export_for_readers(wh, MARTS, snapshot_changes(wh))  # a rerun after a failed export writes it
         return table_counts(wh, PUBLISHED)
     def repoint(conn) -> None:
         for table in MARTS:
@@ -627,7 +662,7 @@ def publish(wh: Warehouse) -> dict[str, int]:
     bi.retry_on_lock(wh, repoint, f"publishing the marts of {target}")
     counts = table_counts(wh, PUBLISHED)
     log.info("published marts from %s (as of %s): %s", target, state["as_of"], counts)
-    bi.export_for_readers(wh, MARTS)
+    bi.export_for_readers(wh, MARTS, snapshot_changes(wh))
     return counts
 
 

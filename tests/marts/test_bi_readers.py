@@ -123,6 +123,56 @@ def test_a_bi_reader_holding_the_duckdb_snapshot_across_builds_never_blocks_them
 
 
 @pytest.mark.integration
+def test_the_snapshot_follows_an_in_place_build_unless_a_reader_holds_its_copy(duckdb_url, program_config):
+    """An in-place incremental build updates the snapshot's copy of its schema (the file published
+    two builds ago) instead of copying every mart; while a BI tool still holds that file open, the
+    build writes a new file instead, and neither waits nor fails."""
+    wh = Warehouse(duckdb_url)
+    wh.migrate()
+    sids = _first_build(wh)
+    marts.rebuild(wh, AS_OF, program_config)                 # full, into schema A
+    snapshot = bi.snapshot_path(wh)
+    first = marts.published_schema(wh)
+    copy_a = bi.private_copy(snapshot, first)
+    assert copy_a.stat().st_ino == snapshot.stat().st_ino
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, f"duckdb+nps:///{snapshot}?access_mode=read_only", OCTOBER_NPS_SQL],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=_env(),
+    )
+    try:
+        assert json.loads(reader.stdout.readline()) == {"ready": 33.33}   # holds A's file
+        marts.rebuild(wh, AS_OF, program_config)             # into B, copying from A: written whole
+        copy_b = bi.private_copy(snapshot, marts.published_schema(wh))
+        assert copy_b.stat().st_ino == snapshot.stat().st_ino != copy_a.stat().st_ino
+        held_inode = copy_a.stat().st_ino
+        change_first_answer(wh, sids[0], 0)
+        marts.rebuild(wh, AS_OF, program_config)             # into A in place; the reader holds A's copy
+        state = marts.build_state(wh, marts.published_schema(wh))
+        assert marts.published_schema(wh) == first and state["mode"] == "incremental" and "in place" in state["reason"]
+        assert state["base_schema"] == first and state["base_built_at"] is not None
+        assert copy_a.stat().st_ino != held_inode            # a new file, the held one untouched
+        assert copy_a.stat().st_ino == snapshot.stat().st_ino
+        reader.stdin.write("held\n")
+        reader.stdin.flush()
+        assert json.loads(reader.stdout.readline()) == {"held": 33.33}
+        reader.stdin.write("fresh\n")
+        reader.stdin.flush()
+        assert json.loads(reader.stdout.readline()) == {"fresh": -33.33}
+    finally:
+        reader.communicate("quit\n", timeout=60)
+    assert reader.returncode == 0
+    # Nobody holds B's copy: the next build (into B, in place) updates it where it is.
+    inode_b = copy_b.stat().st_ino
+    marts.rebuild(wh, AS_OF, program_config)
+    assert copy_b.stat().st_ino == inode_b == snapshot.stat().st_ino
+    with sa.create_engine(f"duckdb+nps:///{snapshot}?access_mode=read_only").connect() as conn:
+        assert float(conn.exec_driver_sql(OCTOBER_NPS_SQL).scalar()) == -33.33
+        info = conn.exec_driver_sql(f"SELECT build_schema, built_at FROM {bi.SNAPSHOT_INFO}").one()
+    assert tuple(info) == (marts.published_schema(wh), marts.build_state(wh, marts.published_schema(wh))["built_at"])
+    assert not list(snapshot.parent.glob(".bi_marts.duckdb.*"))
+
+
+@pytest.mark.integration
 def test_the_snapshot_is_rewritten_only_when_the_published_build_changed(duckdb_url, program_config):
     wh = Warehouse(duckdb_url)
     wh.migrate()

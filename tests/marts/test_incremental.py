@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from nps import marts
+from nps import bi, marts
 from tests.marts.helpers import Data
 
 T1 = datetime(2026, 11, 2, 5, 30)
@@ -26,6 +26,22 @@ def snapshot(wh) -> dict[str, list[tuple]]:
     for table in marts.MARTS:
         rows = [tuple(r.values()) for r in wh.query(f"SELECT * FROM marts.{table}")]
         out[table] = sorted(rows, key=lambda row: tuple((v is not None, str(v)) for v in row))
+    return out
+
+
+def bi_snapshot(wh) -> dict[str, list[tuple]]:
+    """Every mart of the DuckDB BI snapshot file as a sorted list of rows, and its column comments."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{bi.snapshot_path(wh)}' AS snap (READ_ONLY)")
+    out = {}
+    for table in marts.MARTS:
+        rows = con.execute(f"SELECT * FROM snap.marts.{table}").fetchall()
+        out[table] = sorted(rows, key=lambda row: tuple((v is not None, str(v)) for v in row))
+    out["comments"] = sorted(con.execute("SELECT table_name, column_name, comment FROM duckdb_columns() "
+                                         "WHERE database_name = 'snap' AND comment IS NOT NULL").fetchall())
+    con.close()
     return out
 
 
@@ -146,11 +162,22 @@ def _build_and_compare(wh, program_config, scenario: str, *, in_place: bool) -> 
     for change in SCENARIOS[scenario]:
         change(d, wh, h)
     d.load(wh, since=mark)
+    staging = marts.staging_schema(wh)
+    copy = bi.private_copy(bi.snapshot_path(wh), staging) if wh.is_duckdb else None
+    copied = copy.stat().st_ino if copy is not None and in_place else None
     marts.rebuild(wh, T2, program_config)
     state = published_state(wh)
     assert (state["mode"], state["changed_surveys"]) == ("incremental", CHANGED[scenario])
     assert ("in place" if in_place else "copying the rest from") in state["reason"]
     incremental = snapshot(wh)
+    if wh.is_duckdb:
+        # The BI snapshot followed the build: in place, its copy of the schema (the file published
+        # two builds ago) was updated with the recomputed rows and linked over the snapshot path.
+        path = bi.snapshot_path(wh)
+        assert path.stat().st_ino == copy.stat().st_ino
+        assert (copy.stat().st_ino == copied) is in_place
+        bi_incremental = bi_snapshot(wh)
+        assert {t: bi_incremental[t] for t in marts.MARTS} == incremental
 
     marts.rebuild(wh, T2, program_config, full_rebuild=True)
     assert published_state(wh)["mode"] == "full"
@@ -158,6 +185,9 @@ def _build_and_compare(wh, program_config, scenario: str, *, in_place: bool) -> 
     for table in marts.MARTS:
         assert incremental[table] == full[table], f"{scenario}: {table} differs between incremental and full"
     assert incremental != before
+    if wh.is_duckdb:
+        bi_full = bi_snapshot(wh)  # written whole after the full rebuild
+        assert bi_incremental == bi_full and bi_full["comments"]
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))

@@ -2,13 +2,14 @@
 -- period_start): every ISO week (Monday), month and quarter from the first to the last day with
 -- a counted answer or a sent invitation before :as_of.
 INSERT INTO ops.mart_calendar (period_grain, period_start, period_end)
-WITH days AS (
-    SELECT response_date AS d FROM marts_staging.fct_survey_responses
-    UNION ALL
-    SELECT CAST(sent_at AS DATE) AS d FROM ops.survey_invitations WHERE sent_at IS NOT NULL AND sent_at < :as_of
-),
-bounds AS (
-    SELECT MIN(d) AS first_day, MAX(d) AS last_day FROM days
+WITH bounds AS (
+    -- Each table's first and last day apart (no union of every row); LEAST and GREATEST skip a
+    -- NULL (an empty table) on both engines.
+    SELECT LEAST(f.first_day, i.first_day) AS first_day, GREATEST(f.last_day, i.last_day) AS last_day
+    FROM (SELECT MIN(response_date) AS first_day, MAX(response_date) AS last_day
+          FROM marts_staging.fct_survey_responses) AS f
+    CROSS JOIN (SELECT CAST(MIN(sent_at) AS DATE) AS first_day, CAST(MAX(sent_at) AS DATE) AS last_day
+                FROM ops.survey_invitations WHERE sent_at IS NOT NULL AND sent_at < :as_of) AS i
 ),
 weeks AS (
     SELECT CAST(s.d AS DATE) AS period_start

@@ -24,7 +24,7 @@ WITH by_contact AS (
     FROM marts_staging.fct_survey_responses
     WHERE survey_type = 'nps'
 {%- if incremental %}
-        AND (CAST(date_trunc('month', responded_at) AS DATE) IN (SELECT period_start FROM ops.mart_slices WHERE slice = 'account' AND period_grain = 'month')
+        AND ({{ inc.in_period('responded_at', 'account', 'month') }}
             OR account_id IN (SELECT account_id FROM ops.mart_changed_accounts))
 {%- endif %}
     GROUP BY 2, 3, 4
@@ -40,7 +40,7 @@ WITH by_contact AS (
     FROM marts_staging.fct_survey_responses
     WHERE survey_type = 'nps'
 {%- if incremental %}
-        AND (CAST(date_trunc('quarter', responded_at) AS DATE) IN (SELECT period_start FROM ops.mart_slices WHERE slice = 'account' AND period_grain = 'quarter')
+        AND ({{ inc.in_period('responded_at', 'account', 'quarter') }}
             OR account_id IN (SELECT account_id FROM ops.mart_changed_accounts))
 {%- endif %}
     GROUP BY 2, 3, 4

@@ -2,6 +2,9 @@
 -- survey_type, category, dimension, dimension_value, theme) for every cell with comments and every
 -- configured theme: how many non-empty comments the cell has and how many mention the theme.
 -- Grains month and quarter; dimensions all, industry, segment.
+-- Incremental builds recompute the months and quarters of ops.mart_slices 'account' (the periods
+-- the changed answers fall in): a cell counts the comments of its own period only.
+{% import '_incremental_macros.sql.j2' as inc with context -%}
 INSERT INTO marts_staging.mart_comment_themes (
     period_grain, period_start, period_end, survey_type, category, dimension, dimension_value,
     theme, comments, theme_comments, theme_share_pct
@@ -30,6 +33,10 @@ cells AS (
     CROSS JOIN grains AS g
     CROSS JOIN dims AS d
     WHERE f.comment IS NOT NULL AND trim(f.comment) <> ''
+{%- if incremental %}
+        AND ({{ inc.in_period('f.responded_at', 'account', 'month') }}
+            OR {{ inc.in_period('f.responded_at', 'account', 'quarter') }})
+{%- endif %}
     GROUP BY 1, 2, 3, 4, 5, 6
 ),
 tagged AS (
@@ -50,6 +57,10 @@ tagged AS (
     FROM marts_staging.fct_comment_themes AS t
     CROSS JOIN grains AS g
     CROSS JOIN dims AS d
+{%- if incremental %}
+    WHERE {{ inc.in_period('t.responded_at', 'account', 'month') }}
+        OR {{ inc.in_period('t.responded_at', 'account', 'quarter') }}
+{%- endif %}
     GROUP BY 1, 2, 3, 4, 5, 6, 7
 ),
 themes AS (
@@ -65,4 +76,7 @@ CROSS JOIN themes AS th
 LEFT JOIN tagged AS t
     ON t.period_grain = c.period_grain AND t.period_start = c.period_start
     AND t.survey_type = c.survey_type AND t.category = c.category AND t.dimension = c.dimension
-    AND t.dimension_value = c.dimension_value AND t.theme = th.theme;
+    AND t.dimension_value = c.dimension_value AND t.theme = th.theme
+{%- if incremental %}
+WHERE {{ inc.is_slice('c', 'account') }}
+{%- endif %};
