@@ -15,6 +15,9 @@ per send key in ``ops.message_ledger``, with the invitations' protocol (``nps.di
   the send key reached ``ops.email_events`` → sent. With no evidence after ``grace_minutes`` they
   are treated as not accepted and claimed again; within it the call ends with ``SendsPending``
   (its ``retry_after`` says when to look again) having decided nothing on a guess.
+- **Recorded when accepted.** A batch the provider accepted becomes ``sent`` in the same commit
+  that hands the next batch over (``mark_sending``), or on its own after the last one or before
+  an error: one commit per request, never a request before its keys left ``claimed``.
 - **One attempt at a time.** A call holds its scope's lock (a PostgreSQL advisory lock, a file
   lock beside a DuckDB file; both die with the process) and owns rows one by one: only keys that
   ``mark_sending`` moved are sent.

@@ -212,7 +212,7 @@ class Warehouse:
 
         The file's DuckDB twin (``<name>.duckdb.sql``) says it as a SELECT of the rows followed by
         the UPDATE without RETURNING: DuckDB runs an UPDATE with RETURNING as a delete and an
-        insert, three times the statement and its commit (20 s for 34,546 owner-alerted cases).
+        insert, three times the statement and its commit (6-7 s to mark 34,546 cases owner-alerted).
         In one transaction of DuckDB's single writer the two are the same rows. The rows returned
         are the first statement's.
         """
