@@ -243,6 +243,13 @@ class Warehouse:
         with self.engine.connect() as conn:
             return _dicts(conn.execute(sa.text(sql), dict(params or {})))
 
+    def query_rows(self, sql: str, params: Mapping[str, Any] | None = None) -> tuple[list[str], list[Any]]:
+        """(column names, rows) of one statement; rows are read by position (``row[i]``): for large
+        results, where a dict per row costs more than the query (``nps.followups.decide``)."""
+        with self.engine.connect() as conn:
+            res = conn.execute(sa.text(sql), dict(params or {}))
+            return list(res.keys()), res.fetchall()
+
     def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
         with self.engine.connect() as conn:
             return conn.execute(sa.text(sql), dict(params or {})).scalar()

@@ -91,7 +91,7 @@ def build_batches(config: ProgramConfig, signer: TokenSigner, rows: list[dict[st
 def sync_from_ledger(wh: Warehouse, now: datetime) -> None:
     """Pending decisions take the ledger's outcome for their send key (sent, failed, uncertain)."""
     with wh.begin() as conn:
-        wh.run_file(conn, "followups/mark_from_ledger", {"now": now})
+        wh.run_file(conn, "followups/mark_from_ledger", {"now": now, "scope": SCOPE})
 
 
 def send_followups(wh: Warehouse, config: ProgramConfig, signer: TokenSigner, transport, *, now: datetime, run_id: str,
