@@ -27,7 +27,7 @@ SELECT
     r.survey_id, r.response_id, i.survey_type, r.score, r.comment, r.responded_at,
     {{ cat.category('i.survey_type', 'r.score') }} AS category,
     i.contact_id, i.account_id, COALESCE(r.locale, i.locale, c.locale) AS locale,
-    c.email, c.first_name, c.last_name, a.name AS company, a.owner_name, a.owner_email,
+    c.email, a.owner_name, a.owner_email,
     s.reason AS suppression,
     d.response_id AS decided_response_id, d.status AS decided_status, d.template AS decided_template,
     d.decided_at, d.changed_after_send, d.referral_ask AS decided_referral_ask, d.reason AS decided_reason,

@@ -111,8 +111,9 @@ def followup_substitutions(
         TAG_OWNER: owner, TAG_OWNER_HTML: html.escape(owner, quote=True),
         TAG_QUOTE: merge(quote_txt, {TAG_COMMENT: text}) if text else "",
         TAG_QUOTE_HTML: merge(quote_html, {TAG_COMMENT_HTML: html.escape(text, quote=True)}) if text else "",
-        # The survey's own answer-less token: the response page unsubscribes the contact with it.
-        TAG_UNSUBSCRIBE: signer.sign(survey_id, survey_type, None, issued_at, locale),
+        # The survey's own answer-less token: the response page unsubscribes the contact with it
+        # (``sign_all`` with no answers: the same token as ``sign``, by one-shot HMAC calls).
+        TAG_UNSUBSCRIBE: signer.sign_all(survey_id, survey_type, (), issued_at, locale)[0],
     }
     return subs
 
