@@ -46,6 +46,7 @@ TARGETS: list[tuple[str, str, str, float]] = [
     ("survey_web", r"survey_web_answers_per_s", ">=", 1000),
     ("survey_web", r"survey_web_p99_ms", "<", 100),
     ("survey_web", r"survey_web_(lost|kill_lost)", "<=", 0),
+    ("followups", r"followups_duckdb_per_s", ">=", 5000),
     ("followups", r"followups_(duckdb|postgresql)_(rerun_sent|unsent_after_rerun)", "<=", 0),
     ("followups", r"followups_(duckdb|postgresql)_peak_memory_mb", "<", 1024),
 ]
