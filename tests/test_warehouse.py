@@ -130,3 +130,27 @@ def test_connection_to_url():
     assert connection_to_url(generic) == "duckdb:///x.duckdb"
     with pytest.raises(ValueError, match="has type 'mysql'"):
         connection_to_url(SimpleNamespace(conn_id="w", conn_type="mysql", extra_dejson={}))
+
+
+def test_kept_open_keeps_one_duckdb_instance_across_transactions(warehouse):
+    # A global setting lives as long as the database instance: inside kept_open every connection
+    # attaches to the held instance; after it the file is opened afresh, with the defaults.
+    if not warehouse.is_duckdb:
+        with warehouse.kept_open():  # a no-op on PostgreSQL
+            assert warehouse.scalar("SELECT 41 + 1") == 42
+        return
+    setting = "SELECT current_setting('memory_limit')"
+    default = warehouse.scalar(setting)
+    with warehouse.kept_open():
+        with warehouse.begin() as conn:
+            conn.exec_driver_sql("SET GLOBAL memory_limit = '123MB'")
+        held = warehouse.scalar(setting)
+        assert held != default
+        assert warehouse.scalar(setting) == held
+    assert warehouse.scalar(setting) == default
+
+
+def test_query_rows_reads_rows_by_position(warehouse):
+    keys, rows = warehouse.query_rows("SELECT 1 AS a, 'x' AS b UNION ALL SELECT 2, NULL ORDER BY a")
+    assert keys == ["a", "b"]
+    assert [tuple(r) for r in rows] == [(1, "x"), (2, None)]
