@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from nps.config import Cadence, ProgramConfig
-from nps.warehouse import Warehouse
+from nps.warehouse import Warehouse, holding
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +179,7 @@ def load_summary(wh: Warehouse, interval_start: datetime) -> CohortSummary | Non
     )
 
 
+@holding
 def select_cohort(
     wh: Warehouse,
     config: ProgramConfig,

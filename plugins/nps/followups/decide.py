@@ -31,7 +31,7 @@ from typing import Any
 
 from nps.config import FollowupRule, ProgramConfig
 from nps.followups.sla import add_hours
-from nps.warehouse import LIST_CHUNK, Warehouse
+from nps.warehouse import LIST_CHUNK, Warehouse, holding
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,7 @@ def _decide_one(a: dict[str, Any], config: ProgramConfig, now: datetime, referra
     return "pending", "to send", template, referral
 
 
+@holding
 def decide(wh: Warehouse, config: ProgramConfig, now: datetime, run_id: str, *, since: datetime | None = None,
            dry_run: bool = False) -> DecideResult:
     """Decide the follow-up of every answer that needs it (see the module doc); returns the counts.
