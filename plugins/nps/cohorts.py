@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from nps.config import Cadence, ProgramConfig
-from nps.warehouse import Warehouse
+from nps.warehouse import Warehouse, holding
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +179,7 @@ def load_summary(wh: Warehouse, interval_start: datetime) -> CohortSummary | Non
     )
 
 
+@holding
 def select_cohort(
     wh: Warehouse,
     config: ProgramConfig,
@@ -203,12 +204,14 @@ def select_cohort(
     # One transaction: a rerun never sees half a cohort.
     with wh.begin() as conn:
         wh.run_file(conn, "cohorts/clear_interval", {"interval_start": start})
-        # The stored slot hashes are refreshed when the counts say a contact came or went;
-        # cohorts/candidates hashes any contact the table still lacks, so this is only a cache.
-        counts = conn.exec_driver_sql(
-            "SELECT (SELECT COUNT(*) FROM src.contacts), (SELECT COUNT(*) FROM ops.contact_slots)").one()
-        if counts[0] != counts[1]:
-            wh.run_file(conn, "cohorts/contact_slots")
+        # DuckDB: the stored slot hashes are refreshed when the counts say a contact came or
+        # went; the ops.cohort_contacts view hashes any contact the table still lacks, so this is
+        # only a cache. PostgreSQL keeps the slot in ops.cohort_contacts itself (triggers).
+        if wh.is_duckdb:
+            counts = conn.exec_driver_sql(
+                "SELECT (SELECT COUNT(*) FROM src.contacts), (SELECT COUNT(*) FROM ops.contact_slots)").one()
+            if counts[0] != counts[1]:
+                wh.run_file(conn, "cohorts/contact_slots")
         wh.load_df(conn, "ops.cohort_days", days_df)
         wh.load_df(conn, "ops.cohort_rules", rules_df)
         wh.run_file(conn, "cohorts/tune")

@@ -51,7 +51,7 @@ from nps.email.base import (
 from nps.email.render import MessageTemplate, render_template, substitutions
 from nps.ledger import attempt
 from nps.tokens import TokenSigner
-from nps.warehouse import Warehouse
+from nps.warehouse import Warehouse, holding
 
 log = logging.getLogger(__name__)
 
@@ -311,6 +311,7 @@ def _retry_after(wh: Warehouse, config: ProgramConfig, interval_start: datetime,
     return waiting, max(timedelta(minutes=1), min(EVIDENCE_POLL, until_expiry))
 
 
+@holding
 def dispatch_invitations(
     wh: Warehouse,
     config: ProgramConfig,

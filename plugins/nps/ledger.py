@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from nps.email.base import Batch, PermanentSendError, TransientSendError, UncertainSendError
-from nps.warehouse import Warehouse
+from nps.warehouse import Warehouse, holding
 
 log = logging.getLogger(__name__)
 
@@ -252,6 +252,7 @@ def _retry_after(wh: Warehouse, scope: str, now: datetime, grace_minutes: int) -
     return waiting, max(timedelta(minutes=1), min(EVIDENCE_POLL, until_expiry))
 
 
+@holding
 def send_once(wh: Warehouse, batches: list[Batch], transport, *, scope: str, kind: str, run_id: str,
               resend: bool = False, grace_minutes: int = 60, lock_wait_seconds: float = LOCK_WAIT_SECONDS) -> LedgerResult:
     """Send each recipient of ``batches`` exactly once per send key through ``transport``.

@@ -13,6 +13,7 @@ columns than its YAML lists (``sql_drift``). Nothing here imports Airflow.
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import sys
 from dataclasses import dataclass
@@ -59,13 +60,26 @@ class MartDoc:
 
 
 def load(mart: str, directory: Path = MARTS_SQL_DIR) -> MartDoc:
-    """The definition and documentation of one mart, from ``<directory>/<mart>.yml``."""
+    """The definition and documentation of one mart, from ``<directory>/<mart>.yml``.
+
+    Parsed once per version of the file (a build asks for every definition several times: the
+    fingerprint, the staging tables, the checks, the comments)."""
+    path = directory / f"{mart}.yml"
+    try:
+        st = path.stat()
+    except OSError:
+        st = None
+    if st is None or not path.is_file():
+        raise MartDocsError(f"{path} is missing: every mart needs one (its columns' types and descriptions)")
+    return _parse(mart, path, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(mart: str, path: Path, mtime_ns: int, size: int) -> MartDoc:  # noqa: ARG001 - the cache key
     import yaml
 
-    path = directory / f"{mart}.yml"
-    if not path.is_file():
-        raise MartDocsError(f"{path} is missing: every mart needs one (its columns' types and descriptions)")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}  # noqa: S506 - a safe loader
     description, columns = data.get("description"), data.get("columns")
     if not isinstance(description, str) or not description.strip():
         raise MartDocsError(f"{path}: 'description' must be the table's description (text)")

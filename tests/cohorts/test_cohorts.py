@@ -136,34 +136,42 @@ def test_relationship_surveys_spread_over_the_cycle(warehouse):
         assert got == {cid for cid in ids if slot_day(cid, 92) == day - 1}
 
 
+def _slots(wh) -> dict[str, int]:
+    """The stored slot hashes: ops.contact_slots on DuckDB, ops.cohort_contacts on PostgreSQL."""
+    table = "ops.contact_slots" if wh.is_duckdb else "ops.cohort_contacts"
+    return {r["contact_id"]: r["slot_hash"] for r in wh.query(f"SELECT contact_id, slot_hash FROM {table}")}
+
+
 def test_contact_slots_are_computed_once_per_contact_and_match_python(warehouse):
-    """ops.contact_slots: filled for new contacts only; the SQL hash is nps.cohorts.slot_day's."""
+    """Slots are stored for new contacts only; the SQL hash is nps.cohorts.slot_day's."""
     load(warehouse, "src.accounts", [account("A1")])
     load(warehouse, "src.contracts", [contract("C1", "A1", date(2026, 1, 1))])
     first = [f"Q{i:04d}" for i in range(1, 51)]
     load(warehouse, "src.contacts", [contact(cid, "A1") for cid in first])
     select_cohort(warehouse, config(), datetime(2026, 10, 1, 6), datetime(2026, 10, 2, 6), "r1")
-    slots = {r["contact_id"]: r["slot_hash"] for r in warehouse.query("SELECT contact_id, slot_hash FROM ops.contact_slots")}
+    slots = _slots(warehouse)
     assert slots == {cid: int(hashlib.md5(cid.encode()).hexdigest()[:6], 16) for cid in first}
     assert all(slots[cid] % 92 == slot_day(cid, 92) for cid in first)
     # A stored hash is never recomputed (a tampered one stays), a new contact gets its own.
+    table = "ops.contact_slots" if warehouse.is_duckdb else "ops.cohort_contacts"
     with warehouse.begin() as conn:
-        warehouse.run_sql(conn, "UPDATE ops.contact_slots SET slot_hash = 7 WHERE contact_id = 'Q0001'")
+        warehouse.run_sql(conn, f"UPDATE {table} SET slot_hash = 7 WHERE contact_id = 'Q0001'")
     load(warehouse, "src.contacts", [contact("N0001", "A1")])
     select_cohort(warehouse, config(), datetime(2026, 10, 2, 6), datetime(2026, 10, 3, 6), "r2")
-    again = {r["contact_id"]: r["slot_hash"] for r in warehouse.query("SELECT contact_id, slot_hash FROM ops.contact_slots")}
+    again = _slots(warehouse)
     assert len(again) == 51 and again["Q0001"] == 7
     assert again["N0001"] == int(hashlib.md5(b"N0001").hexdigest()[:6], 16)
 
 
 def test_a_contact_missing_from_contact_slots_is_still_surveyed_on_its_slot_day(warehouse):
-    """The slot table is a cache refreshed when the counts differ: one contact deleted and one added
-    leave the counts equal, and the new contact is still hashed (in the selection) and surveyed."""
+    """DuckDB's slot table is a cache refreshed when the counts differ: one contact deleted and one
+    added leave the counts equal, and the new contact is still hashed (in the view) and surveyed.
+    PostgreSQL's ops.cohort_contacts follows both at once."""
     load(warehouse, "src.accounts", [account("A1")])
     load(warehouse, "src.contracts", [contract("C1", "A1", date(2026, 1, 1))])
     load(warehouse, "src.contacts", [contact(cid, "A1") for cid in ("Q0001", "Q0002")])
     select_cohort(warehouse, config(), datetime(2026, 9, 20, 6), datetime(2026, 9, 21, 6), "r0")
-    assert warehouse.scalar("SELECT COUNT(*) FROM ops.contact_slots") == 2
+    assert set(_slots(warehouse)) == {"Q0001", "Q0002"}
     with warehouse.begin() as conn:  # Q0002 leaves, N0099 (slot day 2 of 92) arrives
         warehouse.run_sql(conn, "DELETE FROM src.contacts WHERE contact_id = 'Q0002'")
     load(warehouse, "src.contacts", [contact("N0099", "A1")])
@@ -173,11 +181,55 @@ def test_a_contact_missing_from_contact_slots_is_still_surveyed_on_its_slot_day(
         "SELECT contact_id FROM ops.cohort_candidates WHERE interval_start = :s AND reason = 'selected'",
         {"s": datetime(2026, 10, 3, 6)})}
     assert "N0099" in selected
-    # Counts equal: the cache was left alone (Q0002's stale row stays until the counts differ).
-    assert {r["contact_id"] for r in warehouse.query("SELECT contact_id FROM ops.contact_slots")} == {"Q0001", "Q0002"}
+    if warehouse.is_duckdb:
+        # Counts equal: the cache was left alone (Q0002's stale row stays until the counts differ).
+        assert set(_slots(warehouse)) == {"Q0001", "Q0002"}
+    else:
+        assert set(_slots(warehouse)) == {"Q0001", "N0099"}
     load(warehouse, "src.contacts", [contact("N0017", "A1")])
     select_cohort(warehouse, config(), datetime(2026, 10, 4, 6), datetime(2026, 10, 5, 6), "r2")
-    assert {r["contact_id"] for r in warehouse.query("SELECT contact_id FROM ops.contact_slots")} == {"Q0001", "N0099", "N0017"}
+    assert set(_slots(warehouse)) == {"Q0001", "N0099", "N0017"}
+
+
+def test_cohort_contacts_follow_contact_and_account_changes(warehouse):
+    """ops.cohort_contacts (a trigger-kept table on PostgreSQL, a view on DuckDB) follows a contact
+    moving account, an account changing industry, changed consent, a deleted account, and the
+    tables being emptied and reloaded: the next selection sees each change."""
+    weekly_due = contact_ids(0, 7, 3, due=True, prefix="W")  # 2026-10-05 is day 0 of its week
+    w1, w2, w3 = weekly_due
+    load(warehouse, "src.accounts", [account("A1", "SaaS"), account("A2", "SaaS")])
+    load(warehouse, "src.contracts", [contract("C1", "A1", date(2026, 1, 1)), contract("C2", "A2", date(2026, 1, 1))])
+    load(warehouse, "src.contacts", [contact(w1, "A1"), contact(w2, "A1"), contact(w3, "A2")])
+
+    def selected(day: int, run: str) -> dict[str, tuple[str, str]]:
+        start = datetime(2026, 10, day, 6)
+        select_cohort(warehouse, config(), start, datetime(2026, 10, day + 1, 6), run)
+        return {r["contact_id"]: (r["industry"], r["reason"]) for r in warehouse.query(
+            "SELECT contact_id, industry, reason FROM ops.cohort_candidates WHERE interval_start = :s "
+            "AND program = 'relationship'", {"s": start})}
+
+    assert selected(5, "r0") == {}  # SaaS is quarterly: none of them is due on day 4 of the quarter
+    with warehouse.begin() as conn:  # A1 becomes a weekly (Hospitality) account; w3 moves to A1
+        warehouse.run_sql(conn, "UPDATE src.accounts SET industry = 'Hospitality' WHERE account_id = 'A1'")
+        warehouse.run_sql(conn, "UPDATE src.contacts SET account_id = 'A1' WHERE contact_id = :c", {"c": w3})
+        warehouse.run_sql(conn, "UPDATE src.contacts SET consent = FALSE WHERE contact_id = :c", {"c": w2})
+    assert selected(12, "r1") == {w1: ("Hospitality", "selected"), w2: ("Hospitality", "no_consent"),
+                                  w3: ("Hospitality", "selected")}
+    with warehouse.begin() as conn:  # A1 is gone: its contacts are nobody's customers any more
+        warehouse.run_sql(conn, "DELETE FROM src.accounts WHERE account_id = 'A1'")
+    assert selected(19, "r2") == {}
+    with warehouse.begin() as conn:  # everything emptied and reloaded, as nps.demo.generator.load_base does
+        warehouse.run_sql(conn, "DELETE FROM src.contacts")
+        warehouse.run_sql(conn, "DELETE FROM src.accounts")
+    load(warehouse, "src.contacts", [contact(w1, "A2")])
+    load(warehouse, "src.accounts", [account("A2", "Hospitality")])
+    assert selected(26, "r3") == {w1: ("Hospitality", "selected")}
+    if not warehouse.is_duckdb:
+        rows = warehouse.query("SELECT contact_id, account_id, industry, consent FROM ops.cohort_contacts")
+        assert rows == [{"contact_id": w1, "account_id": "A2", "industry": "Hospitality", "consent": True}]
+        with warehouse.begin() as conn:
+            warehouse.run_sql(conn, "TRUNCATE src.contacts")
+        assert warehouse.scalar("SELECT COUNT(*) FROM ops.cohort_contacts") == 0
 
 
 def test_slot_days_are_even():

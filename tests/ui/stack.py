@@ -37,6 +37,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _signals_as_in_a_terminal() -> None:
+    """SIGINT and SIGQUIT at their defaults, as in a shell at a terminal. A test run started in the
+    background of a non-interactive shell (``make test &``) inherits them ignored, and an ignored
+    SIGINT can be neither trapped by the script nor turned into KeyboardInterrupt by Airflow: Ctrl-C
+    would then stop nothing, which is not what a data engineer at a terminal sees."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 class AirflowStack:
     def __init__(self, home: Path, extra_env: dict[str, str] | None = None, keep_log_as: Path | None = None) -> None:
         self.keep_log_as = keep_log_as
@@ -90,6 +99,7 @@ class AirflowStack:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so stop() can Ctrl-C all of it
+            preexec_fn=_signals_as_in_a_terminal,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

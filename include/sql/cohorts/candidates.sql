@@ -1,7 +1,7 @@
 -- cohorts/candidates: everyone due a survey in the run's data interval, one row per (interval,
 -- contact, program), with the first rule that excludes it or 'selected'. Grain: ops.cohort_candidates.
---   relationship: the contact's slot day in its industry's cycle (ops.contact_slots.slot_hash, from
---     md5 of contact_id, modulo the cycle length) is a day of the interval, so a cycle's contacts are spread evenly over it;
+--   relationship: the contact's slot day in its industry's cycle (ops.cohort_contacts.slot_hash,
+--     from md5 of contact_id, modulo the cycle length) is a day of the interval, so a cycle's contacts are spread evenly over it;
 --   transactional: a configured touchpoint event fell due in the interval (ops.cohort_rules holds
 --     the windows shifted by delay_days); account-level events (no contact_id) survey the
 --     account's decision makers and influencers; several events give one candidate, the earliest.
@@ -19,23 +19,14 @@ WITH days AS (
     FROM ops.cohort_days
     WHERE interval_start = :interval_start
 ),
--- The slot hash is precomputed per contact (ops.contact_slots, cohorts/contact_slots.sql):
--- computing it here, per row and joined day, made this statement 2-3 times slower on PostgreSQL.
--- A contact not in that table yet (nps.cohorts refreshes it only when the counts differ) is
--- hashed here, by the same expression: COALESCE evaluates it for those rows only.
+-- The contacts with their account's industry and slot hash (ops.cohort_contacts, migration 075:
+-- on PostgreSQL a table kept current by triggers on src.contacts and src.accounts, so this
+-- statement reads one table instead of joining a million contacts with two others; on DuckDB a
+-- view over that join, which hashes a contact missing from ops.contact_slots).
 people AS (
-    SELECT c.contact_id, c.account_id, a.industry, c.role, c.locale, c.consent, c.email,
-           COALESCE(s.slot_hash,
-               (POSITION(SUBSTR(MD5(c.contact_id), 1, 1) IN '0123456789abcdef') - 1) * 1048576
-             + (POSITION(SUBSTR(MD5(c.contact_id), 2, 1) IN '0123456789abcdef') - 1) * 65536
-             + (POSITION(SUBSTR(MD5(c.contact_id), 3, 1) IN '0123456789abcdef') - 1) * 4096
-             + (POSITION(SUBSTR(MD5(c.contact_id), 4, 1) IN '0123456789abcdef') - 1) * 256
-             + (POSITION(SUBSTR(MD5(c.contact_id), 5, 1) IN '0123456789abcdef') - 1) * 16
-             + (POSITION(SUBSTR(MD5(c.contact_id), 6, 1) IN '0123456789abcdef') - 1)) AS slot_hash
-    FROM src.contacts c
-    JOIN src.accounts a ON a.account_id = c.account_id
-    LEFT JOIN ops.contact_slots s ON s.contact_id = c.contact_id
-    WHERE c.created_at < :interval_end
+    SELECT p.contact_id, p.account_id, p.industry, p.role, p.locale, p.consent, p.email, p.slot_hash
+    FROM ops.cohort_contacts p
+    WHERE p.created_at < :interval_end
 ),
 rel AS (
     SELECT p.contact_id, p.account_id, p.industry, p.role, p.locale, p.consent, p.email,

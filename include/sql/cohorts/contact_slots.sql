@@ -1,4 +1,5 @@
--- cohorts/contact_slots: the slot hash of every contact not yet in ops.contact_slots (new since
+-- cohorts/contact_slots (DuckDB; PostgreSQL keeps slots in ops.cohort_contacts, migration 075):
+-- the slot hash of every contact not yet in ops.contact_slots (new since
 -- the last refresh; all of them on the first run), and no row for a contact that was deleted.
 -- Grain: ops.contact_slots, one row per contact of src.contacts.
 -- nps.cohorts runs this only when the two tables' row counts differ (two counts instead of two

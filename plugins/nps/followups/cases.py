@@ -48,7 +48,7 @@ from nps.followups.decide import append_history
 from nps.followups.render import FOLLOWUP_TEMPLATES_DIR
 from nps.followups.sla import add_hours
 from nps.ledger import recipient_hash
-from nps.warehouse import LIST_CHUNK, Warehouse, kept_open
+from nps.warehouse import LIST_CHUNK, Warehouse, holding
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ def confirm_alerts(wh: Warehouse, now: datetime, run_id: str) -> int:
     return len(ids)
 
 
-@kept_open
+@holding
 def owner_alerts(wh: Warehouse, config: ProgramConfig, transport, *, now: datetime, run_id: str, folder: str,
                  dry_run: bool = False) -> StaffResult:
     """One email per owner with the owner's cases not alerted yet (see the module doc)."""
@@ -332,7 +332,7 @@ def confirm_escalations(wh: Warehouse, config: ProgramConfig, now: datetime, run
     return out
 
 
-@kept_open
+@holding
 def escalate(wh: Warehouse, config: ProgramConfig, transport, *, now: datetime, run_id: str, folder: str,
              dry_run: bool = False) -> StaffResult:
     """Every open case past due climbs one level when the SLA clock says so (see the module doc)."""
@@ -367,7 +367,7 @@ def escalate(wh: Warehouse, config: ProgramConfig, transport, *, now: datetime, 
 
 
 # -- digest -----------------------------------------------------------------------------------------
-@kept_open
+@holding
 def digest(wh: Warehouse, config: ProgramConfig, transport, *, now: datetime, run_id: str, folder: str,
            dry_run: bool = False) -> StaffResult:
     """The daily digest to ``followups.digest``, once per local day after ``digest_hour``; with
@@ -436,6 +436,7 @@ def _parse_at(text: str | None, default: datetime) -> datetime:
     return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo else dt
 
 
+@holding
 def ingest_case_files(wh: Warehouse, landing, *, now: datetime, run_id: str) -> CaseFileResult:
     """Apply every ``cases/*.csv`` waiting in the landing area (see the module doc)."""
     import pandas as pd

@@ -31,7 +31,7 @@ from typing import Any
 
 from nps.config import FollowupRule, ProgramConfig
 from nps.followups.sla import add_hours
-from nps.warehouse import LIST_CHUNK, Warehouse, kept_open
+from nps.warehouse import LIST_CHUNK, Warehouse, holding
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ _DECISION_COLUMNS = (
 )
 
 
-@kept_open
+@holding
 def decide(wh: Warehouse, config: ProgramConfig, now: datetime, run_id: str, *, since: datetime | None = None,
            dry_run: bool = False) -> DecideResult:
     """Decide the follow-up of every answer that needs it (see the module doc); returns the counts.

@@ -23,7 +23,7 @@ from nps.config import ProgramConfig
 from nps.email.base import Batch, Recipient
 from nps.followups.render import followup_substitutions, quote_blocks, render_followup
 from nps.tokens import TokenSigner
-from nps.warehouse import Warehouse, kept_open
+from nps.warehouse import Warehouse, holding
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def sync_from_ledger(wh: Warehouse, now: datetime) -> None:
         wh.run_file(conn, "followups/mark_from_ledger", {"now": now, "scope": SCOPE})
 
 
-@kept_open
+@holding
 def send_followups(wh: Warehouse, config: ProgramConfig, signer: TokenSigner, transport, *, now: datetime, run_id: str,
                    folder: str, dry_run: bool = False) -> SendResult:
     """Send every settled pending follow-up exactly once; ``dry_run`` renders and counts only.

@@ -138,7 +138,8 @@ class WarehouseHook(BaseHook):
         """``with hook.warehouse() as wh:``, disposed of afterwards, whatever happens."""
         wh = self.get_conn()
         try:
-            yield wh
+            with wh.held():  # a DuckDB file stays open for the task's work (Warehouse.held)
+                yield wh
         finally:
             wh.dispose()
 

@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from nps import clock
 from nps.ingest import RejectedFileError, audit
 from nps.ingest.landing import LandedFile, Landing
+from nps.warehouse import holding
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +187,7 @@ def ingest_event_file(warehouse, landing: Landing, f: LandedFile) -> audit.FileR
     return r
 
 
+@holding
 def ingest_events(warehouse, landing: Landing) -> list[audit.FileResult]:  # noqa: ANN001
     """Ingest every event batch waiting in the landing area; one result per file."""
     return [ingest_event_file(warehouse, landing, f) for f in landing.pending("events")]

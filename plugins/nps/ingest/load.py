@@ -46,6 +46,7 @@ from nps.ingest.readers import read_chunks
 from nps.ingest.validation import SECURITY, ResponseValidator, prepare, reasons
 from nps.ingest.verify import ledger_lookup, verify_tokens
 from nps.tokens import TokenSigner
+from nps.warehouse import holding
 
 log = logging.getLogger(__name__)
 DUCKDB_MEMORY_LIMIT = re.sub(r"[^0-9A-Za-z]", "", os.environ.get("NPS_INGEST_DUCKDB_MEMORY", "256MB"))
@@ -298,6 +299,7 @@ class ResponseLoader:
         r.rows_duplicate += dupes
 
 
+@holding
 def ingest_responses(warehouse, landing: Landing, *, secret: str, config: ProgramConfig, now: datetime | None = None,
                      chunk_rows: int = DEFAULT_CHUNK_ROWS) -> list[audit.FileResult]:  # noqa: ANN001
     """Ingest every response file waiting in the landing area; one result per file."""
