@@ -77,7 +77,8 @@ def nps_trend(d: ReportData, loc: str) -> Chart:
              f"{fmt_num(r['nps_ci_lower'], 1, loc)} – {fmt_num(r['nps_ci_upper'], 1, loc)}"
              if r["nps_ci_lower"] is not None and r["responses"] >= mins else "–"]
             for r in d.nps_trend]
-    title = t("chart_nps_trend", loc, n=len(d.nps_trend))
+    # One period only (a program's first report): "over the last 1 periods" reads wrong in both languages.
+    title = t("chart_nps_trend", loc, n=len(d.nps_trend)) if len(d.nps_trend) != 1 else t("chart_nps_trend_one", loc)
     chart = Chart("nps_trend", title, "", None, [t("col_period", loc), "n", "NPS", t("col_ci95", loc)], rows)
     if not pts:
         chart.alt = t("alt_nothing", loc, what=title)
