@@ -24,27 +24,16 @@ CREATE TABLE ops.cohort_contacts (
 );
 CREATE INDEX cohort_contacts_account ON ops.cohort_contacts (account_id);
 
--- New or changed contacts: (re)written with their account's industry; the slot hash is computed
--- for ids not stored yet. Removed contacts: deleted.
+-- New or changed contacts: (re)written with their account's industry, rows whose values did not
+-- change left alone; the slot hash is computed for ids not stored yet. An UPDATE that changed a
+-- contact's id removes the old id first. One function for both triggers (TG_OP tells them apart;
+-- old_contacts exists only for UPDATE, and PL/pgSQL plans the DELETE only when it runs).
 CREATE FUNCTION ops.cohort_contacts_upsert() RETURNS trigger LANGUAGE plpgsql AS '
 BEGIN
-    INSERT INTO ops.cohort_contacts
-        (contact_id, account_id, industry, role, locale, consent, email, created_at, slot_hash)
-    SELECT n.contact_id, n.account_id, a.industry, n.role, n.locale, n.consent, n.email, n.created_at,
-           CAST(CAST(''x00'' || SUBSTR(MD5(n.contact_id), 1, 6) AS BIT(32)) AS INTEGER)
-    FROM new_contacts n
-    LEFT JOIN src.accounts a ON a.account_id = n.account_id
-    ON CONFLICT (contact_id) DO UPDATE SET
-        account_id = EXCLUDED.account_id, industry = EXCLUDED.industry, role = EXCLUDED.role,
-        locale = EXCLUDED.locale, consent = EXCLUDED.consent, email = EXCLUDED.email,
-        created_at = EXCLUDED.created_at;
-    RETURN NULL;
-END';
-
-CREATE FUNCTION ops.cohort_contacts_update() RETURNS trigger LANGUAGE plpgsql AS '
-BEGIN
-    DELETE FROM ops.cohort_contacts p
-    WHERE p.contact_id IN (SELECT contact_id FROM old_contacts EXCEPT SELECT contact_id FROM new_contacts);
+    IF TG_OP = ''UPDATE'' THEN
+        DELETE FROM ops.cohort_contacts p
+        WHERE p.contact_id IN (SELECT contact_id FROM old_contacts EXCEPT SELECT contact_id FROM new_contacts);
+    END IF;
     INSERT INTO ops.cohort_contacts
         (contact_id, account_id, industry, role, locale, consent, email, created_at, slot_hash)
     SELECT n.contact_id, n.account_id, a.industry, n.role, n.locale, n.consent, n.email, n.created_at,
@@ -97,7 +86,7 @@ CREATE TRIGGER cohort_contacts_insert AFTER INSERT ON src.contacts
     REFERENCING NEW TABLE AS new_contacts FOR EACH STATEMENT EXECUTE FUNCTION ops.cohort_contacts_upsert();
 CREATE TRIGGER cohort_contacts_update AFTER UPDATE ON src.contacts
     REFERENCING OLD TABLE AS old_contacts NEW TABLE AS new_contacts
-    FOR EACH STATEMENT EXECUTE FUNCTION ops.cohort_contacts_update();
+    FOR EACH STATEMENT EXECUTE FUNCTION ops.cohort_contacts_upsert();
 CREATE TRIGGER cohort_contacts_delete AFTER DELETE ON src.contacts
     REFERENCING OLD TABLE AS old_contacts FOR EACH STATEMENT EXECUTE FUNCTION ops.cohort_contacts_delete();
 CREATE TRIGGER cohort_contacts_truncate AFTER TRUNCATE ON src.contacts
