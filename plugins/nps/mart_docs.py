@@ -65,12 +65,9 @@ def load(mart: str, directory: Path = MARTS_SQL_DIR) -> MartDoc:
     Parsed once per version of the file (a build asks for every definition several times: the
     fingerprint, the staging tables, the checks, the comments)."""
     path = directory / f"{mart}.yml"
-    try:
-        st = path.stat()
-    except OSError:
-        st = None
-    if st is None or not path.is_file():
+    if not path.is_file():
         raise MartDocsError(f"{path} is missing: every mart needs one (its columns' types and descriptions)")
+    st = path.stat()
     return _parse(mart, path, st.st_mtime_ns, st.st_size)
 
 
