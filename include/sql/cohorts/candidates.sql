@@ -37,25 +37,25 @@ rel AS (
     FROM people p
     JOIN days d ON d.industry = p.industry AND MOD(p.slot_hash, d.cycle_days) = d.day_index
 ),
+-- Transactional candidates: the events of the span of every rule's window, paired with the
+-- contacts of their account that they survey (the event's contact, or for an account-level event
+-- its decision makers and influencers), then with the rule of the contact's industry whose window
+-- holds the event. ops.cohort_contacts carries the industry, so no account lookup per event.
 ev AS (
-    SELECT e.event_id, e.account_id, e.contact_id, e.touchpoint, e.occurred_at, r.survey_type, r.day, a.industry
+    SELECT e.event_id, e.account_id, e.contact_id, e.touchpoint, e.occurred_at
     FROM src.touchpoint_events e
-    JOIN src.accounts a ON a.account_id = e.account_id
-    JOIN ops.cohort_rules r
-      ON r.interval_start = :interval_start AND r.industry = a.industry AND r.touchpoint = e.touchpoint
-     AND e.occurred_at >= r.window_start AND e.occurred_at < r.window_end
-    -- The span of every rule's window (implied by the join above): lets the planner start from the
-    -- few days of events instead of crossing every account with every rule (PostgreSQL).
     WHERE e.occurred_at >= :events_from AND e.occurred_at < :events_to
 ),
--- One join on the account (not two on contact and account): PostgreSQL plans it as one hash join.
 tx AS (
-    SELECT c.contact_id, c.account_id, ev.industry, c.role, c.locale, c.consent, c.email,
-           'transactional' AS program, ev.survey_type, ev.touchpoint, ev.event_id AS touchpoint_event_id,
+    SELECT c.contact_id, c.account_id, c.industry, c.role, c.locale, c.consent, c.email,
+           'transactional' AS program, r.survey_type, ev.touchpoint, ev.event_id AS touchpoint_event_id,
            ev.occurred_at, d.cycle, d.cycle_start, d.cycle_end, d.day AS cohort_date
     FROM ev
-    JOIN src.contacts c ON c.account_id = ev.account_id
-    JOIN days d ON d.industry = ev.industry AND d.day = ev.day
+    JOIN ops.cohort_contacts c ON c.account_id = ev.account_id
+    JOIN ops.cohort_rules r
+      ON r.interval_start = :interval_start AND r.industry = c.industry AND r.touchpoint = ev.touchpoint
+     AND ev.occurred_at >= r.window_start AND ev.occurred_at < r.window_end
+    JOIN days d ON d.industry = c.industry AND d.day = r.day
     WHERE c.created_at < :interval_end
       AND (c.contact_id = ev.contact_id
            OR (ev.contact_id IS NULL AND c.role IN ('decision_maker', 'influencer')))
@@ -92,26 +92,22 @@ fatigued AS (
        OR (c.program = 'relationship' AND h.program = 'relationship' AND h.d BETWEEN d.rel_lo AND d.rel_hi)
        OR (c.program = 'transactional' AND h.program = 'transactional' AND h.d BETWEEN d.tx_lo AND d.tx_hi)
 ),
--- Only the candidates' accounts and days, not every contract on every day of the interval.
-active AS (
-    SELECT DISTINCT k.account_id, dd.day
-    FROM src.contracts k
-    JOIN (SELECT DISTINCT account_id, cohort_date AS day FROM cand) dd
-      ON dd.account_id = k.account_id AND k.start_date <= dd.day AND (k.end_date IS NULL OR k.end_date > dd.day)
-),
 suppressed AS (
     SELECT DISTINCT LOWER(email) AS email FROM ops.suppressions
 ),
 flagged AS (
     SELECT c.*,
            CASE
-               WHEN ac.account_id IS NULL THEN 'churned'
+               WHEN NOT EXISTS (
+                   SELECT 1 FROM src.contracts k
+                   WHERE k.account_id = c.account_id AND k.start_date <= c.cohort_date
+                     AND (k.end_date IS NULL OR k.end_date > c.cohort_date)
+               ) THEN 'churned'
                WHEN NOT c.consent THEN 'no_consent'
                WHEN s.email IS NOT NULL THEN 'suppressed'
                WHEN f.send_key IS NOT NULL THEN 'fatigue'
            END AS early_reason
     FROM cand c
-    LEFT JOIN active ac ON ac.account_id = c.account_id AND ac.day = c.cohort_date
     LEFT JOIN suppressed s ON s.email = LOWER(c.email)
     LEFT JOIN fatigued f ON f.send_key = c.send_key
 ),

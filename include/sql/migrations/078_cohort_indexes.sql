@@ -1,0 +1,2 @@
+-- Cohort selection indexes (issue 16): nothing to do on DuckDB, whose hash joins read these
+-- tables whole as fast; see 078_cohort_indexes.postgresql.sql.
