@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -203,6 +204,7 @@ def main() -> None:
         admin.dispose()
         for p in (duck_path, Path(str(duck_path) + ".wal")):
             p.unlink(missing_ok=True)
+        shutil.rmtree(f"{duck_path}.locks", ignore_errors=True)  # the ledger's per-file lock folder
 
 
 if __name__ == "__main__":
