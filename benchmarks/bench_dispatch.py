@@ -122,7 +122,7 @@ def single(url: str, server: str) -> None:
         if key not in templates:
             templates[key] = render_template(config, *key)
         tmpl = templates[key]
-        subs = substitutions(signer, r["survey_id"], r["survey_type"], r["first_name"], r["company"], tmpl.answers)
+        subs = substitutions(signer, r["survey_id"], r["survey_type"], r["first_name"], r["company"])
         mail = Mail(from_email=config.sender.email, to_emails=r["email"], subject=merge(tmpl.subject, subs))
         mail.add_content(Content("text/plain", merge(tmpl.text, subs)))
         mail.add_content(Content("text/html", merge(tmpl.html, subs)))

@@ -114,7 +114,13 @@ def test_sendgrid_batches_exactly_once(warehouse):
         p = pl["personalizations"][0]
         assert p["custom_args"] == {"survey_id": "S02100", "send_key": "relationship/nps/2026-Q4/P02100"}
         assert p["substitutions"]["%nps_company_html%"] == "Smith &amp; Sons" and p["to"][0]["name"] == "Zoë P02100"
-        assert SIGNER.verify(p["substitutions"]["%nps_t9%"]).answer == 9
+        # One answer-less token per invitation (the answer links add &score=N), nothing else signed.
+        assert sorted(p["substitutions"]) == ["%nps_company%", "%nps_company_html%", "%nps_name%", "%nps_name_html%",
+                                              "%nps_token%"]
+        tok = SIGNER.verify(p["substitutions"]["%nps_token%"])
+        assert (tok.survey_id, tok.survey_type, tok.answer, tok.locale) == ("S02100", "nps", None, "pl")
+        assert pl["content"][1]["value"].count("?t=%nps_token%&amp;score=") == 11
+        assert "?t=%nps_token%&score=10\n" in pl["content"][0]["value"]
         # A retried or cleared task sends nothing again.
         again = dispatch_invitations(warehouse, config(), SIGNER, hook, START, "manual__2")
         assert (again.claimed, again.sent, hook.requests) == (0, 0, 4)
