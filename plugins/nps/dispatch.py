@@ -134,18 +134,22 @@ def plan_batches(rows: list[dict[str, Any]], batch_size: int) -> list[tuple[tupl
         groups[(r["survey_type"], r["locale"])].append(r)
     plan = []
     for key in sorted(groups):
-        open_batches: list[tuple[set[str], list[dict[str, Any]]]] = []
+        batches: list[tuple[set[str], list[dict[str, Any]]]] = []
+        first_open = 0  # batches before it are full: not looked at again (one pass, not rows x batches)
         for r in groups[key]:
             addr = r["email"].strip().lower()
             # The first batch with room that does not hold this address yet (SendGrid: once per request).
-            for emails, members in open_batches:
+            for i in range(first_open, len(batches)):
+                emails, members = batches[i]
                 if len(members) < batch_size and addr not in emails:
                     emails.add(addr)
                     members.append(r)
                     break
             else:
-                open_batches.append(({addr}, [r]))
-        plan += [(key, members) for _, members in open_batches]
+                batches.append(({addr}, [r]))
+            while first_open < len(batches) and len(batches[first_open][1]) >= batch_size:
+                first_open += 1
+        plan += [(key, members) for _, members in batches]
     return plan
 
 
