@@ -130,6 +130,46 @@ def test_sendgrid_batches_exactly_once(warehouse):
     assert warehouse.scalar("SELECT COUNT(*) FROM ops.dispatch_batches") == 0  # each attempt drops its plan
 
 
+class LedgerAtEachRequest:
+    """A transport that reads the committed ledger (its own connection) as each request goes out."""
+
+    def __init__(self, inner, wh) -> None:
+        self.inner, self.wh, self.name, self.seen = inner, wh, inner.name, []
+        self.commits = 0
+
+    def send(self, batch):
+        self.seen.append((len(batch.recipients), statuses(self.wh), self.commits))
+        return self.inner.send(batch)
+
+
+def test_each_request_goes_out_one_commit_after_the_last_with_only_its_batch_sending(warehouse):
+    """The previous batch is recorded sent in the commit that hands the next batch over: one commit
+    per request, and as each request leaves, its rows (and only they) are committed as sending."""
+    import sqlalchemy as sa
+
+    seed_cohort(warehouse, 2100, 5)
+    with FakeSendGrid() as sg:
+        spy = LedgerAtEachRequest(SendGridHook(KEY, host=sg.url), warehouse)
+
+        def count(conn) -> None:  # noqa: ANN001
+            spy.commits += 1
+
+        sa.event.listen(warehouse.engine, "commit", count)
+        try:
+            res = dispatch_invitations(warehouse, config(), SIGNER, spy, START, "scheduled__1")
+        finally:
+            sa.event.remove(warehouse.engine, "commit", count)
+    assert (res.sent, res.batches) == (2105, 4)
+    assert [(n, st) for n, st, _ in spy.seen] == [
+        (1000, {"claimed": 1105, "sending": 1000}),
+        (1000, {"sent": 1000, "sending": 1000, "claimed": 105}),
+        (100, {"sent": 2000, "sending": 100, "claimed": 5}),
+        (5, {"sent": 2100, "sending": 5}),
+    ]
+    assert [b - a for (_, _, a), (_, _, b) in zip(spy.seen, spy.seen[1:])] == [1, 1, 1]
+    assert statuses(warehouse) == {"sent": 2105}
+
+
 def test_400_fails_the_batch_then_a_rerun_after_the_fix_sends_the_rest(warehouse):
     keys = seed_cohort(warehouse, 2500)
     with FakeSendGrid() as sg:
