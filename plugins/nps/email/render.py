@@ -11,9 +11,10 @@ issued_at, locale)``) that every answer link carries with its score as a separat
 (``<survey_base_url>?t=<token>&score=7``) and the unsubscribe link carries alone, and the
 contact's name and company, HTML-escaped for the HTML part. Tokens are URL-safe base64, so they
 need no escaping anywhere. (Until 2026-11-28 each answer link had its own token with the answer
-signed inside; the response page still accepts those.) The unsubscribe link also goes into the ``List-Unsubscribe`` header with
-``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058), which large mailbox providers
-require of bulk senders: :func:`list_unsubscribe_headers`, used by every transport.
+signed inside; the response page still accepts those.) The unsubscribe link also goes into the
+``List-Unsubscribe`` header with ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``
+(RFC 8058), which large mailbox providers require of bulk senders:
+:func:`list_unsubscribe_headers`, used by every transport.
 """
 
 from __future__ import annotations
@@ -56,11 +57,6 @@ class MessageTemplate:
     html: str
     # The List-Unsubscribe header value with the %nps_token% tag (RFC 2369 / RFC 8058); empty = none.
     list_unsubscribe: str = ""
-
-    @property
-    def answers(self) -> range:
-        lo, hi = SCORE_RANGES[self.survey_type]
-        return range(lo, hi + 1)
 
 
 def _sep(url: str) -> str:

@@ -4,8 +4,9 @@ Routes (paths taken from ``program.survey_base_url`` and ``program.unsubscribe_u
 
 - ``GET <survey path>?t=<token>&score=<answer>``: the question with the clicked answer selected, an
   optional comment box and a Send button (links sent before 2026-11-28 carry the answer inside the
-  token and no ``score``; a ``score`` off the survey type's scale is refused with a page saying so). Never records anything (link scanners fetch every link). The
-  page's same-origin script posts the clicked answer at once, so one click in the email counts.
+  token and no ``score``; a ``score`` off the survey type's scale is refused with a page saying
+  so). Never records anything (link scanners fetch every link). The page's same-origin script
+  posts the clicked answer at once, so one click in the email counts.
 - ``POST <survey path>``: records an answer (form fields ``t``, ``csrf``, ``score``, ``comment``;
   ``auto=1`` from the script) and shows the thank-you page (or JSON for the script). The answer
   is acknowledged only once it is synced to disk in the landing area (``nps.web.store``).
