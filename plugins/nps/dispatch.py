@@ -21,9 +21,9 @@ scheduled run) are safe twice over:
 - an attempt holds the interval's lock while it works (a PostgreSQL advisory lock, a file lock
   beside a DuckDB file); a second attempt waits ``lock_wait_seconds`` for it, then ends with
   ``SendsPending`` having sent nothing;
-- rows are owned row by row: ``mark_sending`` moves only rows that are still claimed and returns
-  them, only those are sent, and ``mark_sent`` counts only the rows that batch moved; no attempt
-  deletes another attempt's send plan.
+- rows are owned row by row: ``mark_sending`` moves only rows that are still claimed (its
+  rowcount, and when short ``batch_owned``, name them), only those are sent, and ``mark_sent``
+  counts only the rows that batch moved; no attempt deletes another attempt's send plan.
 
 Only claimed rows are ever sent, and a row leaves ``claimed`` (committed) before its request
 goes out, so a retried, cleared or backfilled task never re-sends a row that may have been
@@ -134,18 +134,22 @@ def plan_batches(rows: list[dict[str, Any]], batch_size: int) -> list[tuple[tupl
         groups[(r["survey_type"], r["locale"])].append(r)
     plan = []
     for key in sorted(groups):
-        open_batches: list[tuple[set[str], list[dict[str, Any]]]] = []
+        batches: list[tuple[set[str], list[dict[str, Any]]]] = []
+        first_open = 0  # batches before it are full: not looked at again (one pass, not rows x batches)
         for r in groups[key]:
             addr = r["email"].strip().lower()
             # The first batch with room that does not hold this address yet (SendGrid: once per request).
-            for emails, members in open_batches:
+            for i in range(first_open, len(batches)):
+                emails, members = batches[i]
                 if len(members) < batch_size and addr not in emails:
                     emails.add(addr)
                     members.append(r)
                     break
             else:
-                open_batches.append(({addr}, [r]))
-        plan += [(key, members) for _, members in open_batches]
+                batches.append(({addr}, [r]))
+            while first_open < len(batches) and len(batches[first_open][1]) >= batch_size:
+                first_open += 1
+        plan += [(key, members) for _, members in batches]
     return plan
 
 
@@ -183,20 +187,22 @@ def _step(wh: Warehouse, conn, name: str, params: dict[str, Any]) -> int:
 
 
 def _build_batch(config: ProgramConfig, signer: TokenSigner, templates: dict, batch_id: str, key, members, folder: str) -> Batch:
-    """Render one batch: the template once, per-recipient tokens and names."""
+    """Render one batch: the template once, one token per recipient, names."""
+    from nps.clock import utcnow
+
     survey_type, locale = key
     if key not in templates:
         templates[key] = render_template(config, survey_type, locale)
     tmpl = templates[key]
-    answers = tmpl.answers
+    issued_at = utcnow()  # the batch goes out as one request: one issue time for its tokens
     recipients = [
         Recipient(
             send_key=r["send_key"],
             survey_id=r["survey_id"],
             email=r["email"],
             name=f"{r['first_name']} {r['last_name']}".strip(),
-            substitutions=substitutions(signer, r["survey_id"], survey_type, r["first_name"], r["company"], answers,
-                                        locale=tmpl.locale),
+            substitutions=substitutions(signer, r["survey_id"], survey_type, r["first_name"], r["company"], issued_at,
+                                        tmpl.locale),
         )
         for r in members
     ]
@@ -236,12 +242,6 @@ def interval_lock(wh: Warehouse, interval_start: datetime, wait_seconds: float =
         yield
 
 
-def _mark_sending(wh: Warehouse, conn, params: dict[str, Any]) -> set[str]:
-    """Move the batch's still-claimed rows to sending (committed); returns the send keys this attempt owns."""
-    with conn.begin():
-        return set(wh.returning(conn, "dispatch/mark_sending", params))
-
-
 def _send_batches(wh: Warehouse, conn, config: ProgramConfig, signer: TokenSigner, transport, plan, batch_ids,
                   folder: str, domain: str, templates: dict, result: DispatchResult) -> None:
     """Send the planned batches in order; stops at the first batch that was not (certainly) sent.
@@ -251,52 +251,81 @@ def _send_batches(wh: Warehouse, conn, config: ProgramConfig, signer: TokenSigne
     sending (committed) before its request and sent after it; a rendered batch that was never
     marked is simply dropped when an earlier one fails. Only the rows ``mark_sending`` moved are
     sent: rows another attempt took in the meantime are left out of the request.
+
+    One commit per request (as ``nps.ledger.send_once``): an accepted batch is recorded sent in the
+    transaction that hands the next batch over, so that commit happens right after the provider's
+    answer, exactly where a separate ``mark_sent`` commit would; the last batch, or the one before
+    an error or an exception, is recorded on its own. A worker killed at any point leaves at most
+    the batch whose request was on the wire (or had just been answered) ``sending``: uncertain,
+    reconciled by the next attempt.
     """
     from concurrent.futures import ThreadPoolExecutor
+
+    import sqlalchemy as sa
 
     from nps.clock import utcnow
 
     if not plan:
         return
     items = list(zip(batch_ids, plan, strict=True))
+    accepted: tuple[dict[str, Any], int, str | None] | None = None  # (batch params, recipients, message id)
+
+    def mark_sent(bparams: dict[str, Any], n: int, message_id: str | None) -> int:
+        marked = wh.run_file(conn, "dispatch/mark_sent", {**bparams, "now": utcnow(), "message_id": message_id,
+                                                          "domain": domain})
+        if marked != n:
+            log.error("batch %s: the provider accepted %d invitations but only %d ledger rows were still this "
+                      "batch's to mark sent", bparams["batch_id"], n, marked)
+        return marked
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nps-send") as pool:
-        batch = _build_batch(config, signer, templates, items[0][0], *items[0][1], folder)
-        for n in range(len(items)):
-            bparams = {"batch_id": batch.batch_id}
-            # Committed before the request: from here on the rows are never sent again on a guess.
-            owned = _mark_sending(wh, conn, {**bparams, "now": utcnow(), "transport": transport.name})
-            upcoming_item = items[n + 1] if n + 1 < len(items) else None
-            if len(owned) < len(batch.recipients):
-                log.warning("batch %s: %d of its %d invitations were taken by another attempt; sending the other %d",
-                            batch.batch_id, len(batch.recipients) - len(owned), len(batch.recipients), len(owned))
-                batch = replace(batch, recipients=[r for r in batch.recipients if r.send_key in owned])
-            if not batch.recipients:
-                if upcoming_item is None:
+        try:
+            batch = _build_batch(config, signer, templates, items[0][0], *items[0][1], folder)
+            for n in range(len(items)):
+                bparams = {"batch_id": batch.batch_id}
+                # Committed before the request: from here on the rows are never sent again on a
+                # guess. The same commit records the previous, accepted batch as sent.
+                with conn.begin():
+                    marked = mark_sent(*accepted) if accepted is not None else None
+                    moved = wh.run_file(conn, "dispatch/mark_sending",
+                                        {**bparams, "now": utcnow(), "transport": transport.name})
+                    # Every planned row moved (the usual case) or, when fewer, exactly which ones.
+                    owned = None if moved == len(batch.recipients) else {
+                        r["send_key"] for r in conn.execute(sa.text(wh.read_sql("dispatch/batch_owned")), bparams).mappings()}
+                if marked is not None:  # committed
+                    result.sent, result.batches, accepted = result.sent + marked, result.batches + 1, None
+                upcoming_item = items[n + 1] if n + 1 < len(items) else None
+                if owned is not None:
+                    log.warning("batch %s: %d of its %d invitations were taken by another attempt; sending the other %d",
+                                batch.batch_id, len(batch.recipients) - len(owned), len(batch.recipients), len(owned))
+                    batch = replace(batch, recipients=[r for r in batch.recipients if r.send_key in owned])
+                if not batch.recipients:
+                    if upcoming_item is None:
+                        return
+                    batch = _build_batch(config, signer, templates, upcoming_item[0], *upcoming_item[1], folder)
+                    continue
+                future = pool.submit(attempt, transport.send, batch)
+                upcoming = (_build_batch(config, signer, templates, upcoming_item[0], *upcoming_item[1], folder)
+                            if upcoming_item else None)
+                out = future.result()
+                if out.status != "sent":
+                    if out.status == "failed":
+                        result.failed += _step(wh, conn, "dispatch/mark_unsent", {**bparams, "status": "failed", "error": out.error})
+                    elif out.status == "claimed":
+                        _step(wh, conn, "dispatch/mark_unsent", {**bparams, "status": "claimed", "error": out.error})
+                    else:
+                        result.uncertain += _step(wh, conn, "dispatch/mark_uncertain", {**bparams, "error": out.error})
+                    result.errors.append(out.error)
                     return
-                batch = _build_batch(config, signer, templates, upcoming_item[0], *upcoming_item[1], folder)
-                continue
-            future = pool.submit(attempt, transport.send, batch)
-            upcoming = _build_batch(config, signer, templates, upcoming_item[0], *upcoming_item[1], folder) if upcoming_item else None
-            out = future.result()
-            if out.status != "sent":
-                if out.status == "failed":
-                    result.failed += _step(wh, conn, "dispatch/mark_unsent", {**bparams, "status": "failed", "error": out.error})
-                elif out.status == "claimed":
-                    _step(wh, conn, "dispatch/mark_unsent", {**bparams, "status": "claimed", "error": out.error})
-                else:
-                    result.uncertain += _step(wh, conn, "dispatch/mark_uncertain", {**bparams, "error": out.error})
-                result.errors.append(out.error)
-                return
-            message_id = out.message_id
-            marked = _step(wh, conn, "dispatch/mark_sent", {**bparams, "now": utcnow(), "message_id": message_id, "domain": domain})
-            if marked != len(batch.recipients):
-                log.error("batch %s: the provider accepted %d invitations but only %d ledger rows were still this "
-                          "batch's to mark sent", batch.batch_id, len(batch.recipients), marked)
-            result.sent += marked
-            result.batches += 1
-            if upcoming is None:
-                return
-            batch = upcoming
+                accepted = (bparams, len(batch.recipients), out.message_id)
+                if upcoming is None:
+                    return
+                batch = upcoming
+        finally:
+            if accepted is not None:
+                with conn.begin():
+                    marked = mark_sent(*accepted)
+                result.sent, result.batches = result.sent + marked, result.batches + 1
 
 
 def _retry_after(wh: Warehouse, config: ProgramConfig, interval_start: datetime, now: datetime) -> tuple[int, timedelta]:

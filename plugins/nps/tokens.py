@@ -1,13 +1,17 @@
 """Signed survey tokens: what every link in an invitation carries.
 
-A token names the survey (``survey_id``), its type, for one-click answer links the answer, and
-since v2 the time it was issued (when the invitation was sent), so the response page can tell an
-expired link from a fresh one without a warehouse:
+A token names the survey (``survey_id``), its type, optionally an answer, and since v2 the time
+it was issued (when the invitation was sent), so the response page can tell an expired link from
+a fresh one without a warehouse. An invitation carries ONE answer-less token: its answer links
+add the score as a separate parameter (``?t=<token>&score=7``; the respondent picks the score on
+the page anyway, the token proves the survey), and its unsubscribe link carries the same token.
+Links sent before 2026-11-28 carry one token per answer, with the answer inside the signed
+payload; they still verify and select their signed answer:
 
 - ``v1.<payload>.<signature>``, payload = URL-safe base64 of ``survey_id|type|answer``;
 - ``v2.<payload>.<signature>``, payload = URL-safe base64 of ``survey_id|type|answer|issued|locale``
   (``issued`` in Unix seconds, UTC; ``locale`` the invitation's language, may be empty), so the
-  page speaks the invitation's language.
+  page speaks the invitation's language. ``answer`` is empty in an answer-less token.
 
 The signature is HMAC-SHA256 of the payload under the program's secret, so a token cannot be
 forged or altered without the secret. New tokens are v2; v1 tokens (already in people's
@@ -60,10 +64,6 @@ class SurveyToken:
     # for the same survey and answer say the same thing, whenever they were issued.
     issued_at: datetime | None = field(default=None, compare=False)
     locale: str | None = field(default=None, compare=False)
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _b64_bytes(data: bytes) -> bytes:
@@ -120,39 +120,25 @@ class TokenSigner:
     def __repr__(self) -> str:  # never shows a secret
         return f"TokenSigner({len(self._keys)} secret{'s' if len(self._keys) != 1 else ''})"
 
-    def _sign(self, payload: str) -> str:
-        mac = self._mac.copy()
-        mac.update(payload.encode("ascii"))
-        return _b64(mac.digest())
-
     def sign(self, survey_id: str, survey_type: str, answer: int | None = None,
              issued_at: datetime | None = None, locale: str | None = None) -> str:
-        """A token for the survey (and answer); v2 with ``issued_at``, v1 without."""
+        """A token for the survey (and answer); v2 with ``issued_at``, v1 without.
+
+        Invitations sign answer-less tokens (one per invitation: the answer links add the score
+        as a separate ``score`` parameter); tokens with an answer are still signed for tests and
+        verify forever. Dispatch signs one token per invitation: the HMAC is a copy of the keyed
+        state, not a one-shot ``hmac.digest``, which costs twice as much and releases the GIL on
+        every call (beside the sender thread, each token then waited for the GIL again)."""
         _check(survey_id, survey_type, locale)
         raw = f"{survey_id}|{survey_type}|{'' if answer is None else int(answer)}"
         if issued_at is None:
-            version = "v1"
+            version = "v1."
         else:
-            version, raw = "v2", f"{raw}|{_epoch_seconds(issued_at)}|{locale or ''}"
-        payload = _b64(raw.encode("utf-8"))
-        return f"{version}.{payload}.{self._sign(payload)}"
-
-    def sign_all(self, survey_id: str, survey_type: str, answers: Iterable[int],
-                 issued_at: datetime | None = None, locale: str | None = None) -> list[str]:
-        """One token per answer, then the answer-less one (unsubscribe), through one-shot HMAC
-        calls: an invitation needs up to 12 tokens and dispatch signs millions."""
-        _check(survey_id, survey_type, locale)
-        prefix = f"{survey_id}|{survey_type}|".encode()
-        if issued_at is None:
-            version, suffix = b"v1.", b""
-        else:
-            version, suffix = b"v2.", f"|{_epoch_seconds(issued_at)}|{locale or ''}".encode()
-        key, digest, sha256 = self._key, hmac.digest, hashlib.sha256
-        out = []
-        for raw in [prefix + str(int(a)).encode() + suffix for a in answers] + [prefix + suffix]:
-            payload = _b64_bytes(raw)
-            out.append((version + payload + b"." + _b64_bytes(digest(key, payload, sha256))).decode("ascii"))
-        return out
+            version, raw = "v2.", f"{raw}|{_epoch_seconds(issued_at)}|{locale or ''}"
+        payload = _b64_bytes(raw.encode("utf-8"))
+        mac = self._mac.copy()
+        mac.update(payload)
+        return f"{version}{payload.decode('ascii')}.{_b64_bytes(mac.digest()).decode('ascii')}"
 
     def fields(self, token: str) -> tuple[str, str, int | None, int | None, str | None] | None:
         """(survey_id, type, answer, issued Unix seconds, locale) of a genuine, well-formed token, else

@@ -114,7 +114,13 @@ def test_sendgrid_batches_exactly_once(warehouse):
         p = pl["personalizations"][0]
         assert p["custom_args"] == {"survey_id": "S02100", "send_key": "relationship/nps/2026-Q4/P02100"}
         assert p["substitutions"]["%nps_company_html%"] == "Smith &amp; Sons" and p["to"][0]["name"] == "Zoë P02100"
-        assert SIGNER.verify(p["substitutions"]["%nps_t9%"]).answer == 9
+        # One answer-less token per invitation (the answer links add &score=N), nothing else signed.
+        assert sorted(p["substitutions"]) == ["%nps_company%", "%nps_company_html%", "%nps_name%", "%nps_name_html%",
+                                              "%nps_token%"]
+        tok = SIGNER.verify(p["substitutions"]["%nps_token%"])
+        assert (tok.survey_id, tok.survey_type, tok.answer, tok.locale) == ("S02100", "nps", None, "pl")
+        assert pl["content"][1]["value"].count("?t=%nps_token%&amp;score=") == 11
+        assert "?t=%nps_token%&score=10\n" in pl["content"][0]["value"]
         # A retried or cleared task sends nothing again.
         again = dispatch_invitations(warehouse, config(), SIGNER, hook, START, "manual__2")
         assert (again.claimed, again.sent, hook.requests) == (0, 0, 4)
@@ -122,6 +128,47 @@ def test_sendgrid_batches_exactly_once(warehouse):
     row = warehouse.query("SELECT * FROM ops.survey_invitations WHERE send_key = :k", {"k": keys[0]})[0]
     assert (row["transport"], row["provider_message_id"], row["run_id"], row["attempts"]) == ("sendgrid", "msg-00001", "scheduled__1", 1)
     assert warehouse.scalar("SELECT COUNT(*) FROM ops.dispatch_batches") == 0  # each attempt drops its plan
+
+
+class LedgerAtEachRequest:
+    """A transport that reads the committed ledger (its own connection) as each request goes out."""
+
+    def __init__(self, inner, wh) -> None:
+        self.inner, self.wh, self.name, self.seen = inner, wh, inner.name, []
+        self.commits = 0
+
+    def send(self, batch):
+        self.seen.append((len(batch.recipients), statuses(self.wh), self.commits))
+        return self.inner.send(batch)
+
+
+def test_each_request_goes_out_one_commit_after_the_last_with_only_its_batch_sending(warehouse):
+    """The previous batch is recorded sent in the commit that hands the next batch over: one commit
+    per request, and as each request leaves, its rows (and only they) are committed as sending."""
+    import sqlalchemy as sa
+
+    seed_cohort(warehouse, 2100, 5)
+    with FakeSendGrid() as sg:
+        spy = LedgerAtEachRequest(SendGridHook(KEY, host=sg.url), warehouse)
+
+        def count(conn) -> None:  # noqa: ANN001
+            spy.commits += 1
+
+        sa.event.listen(warehouse.engine, "commit", count)
+        try:
+            res = dispatch_invitations(warehouse, config(), SIGNER, spy, START, "scheduled__1")
+        finally:
+            sa.event.remove(warehouse.engine, "commit", count)
+    assert (res.sent, res.batches) == (2105, 4)
+    assert [(n, st) for n, st, _ in spy.seen] == [
+        (1000, {"claimed": 1105, "sending": 1000}),
+        (1000, {"sent": 1000, "sending": 1000, "claimed": 105}),
+        (100, {"sent": 2000, "sending": 100, "claimed": 5}),
+        (5, {"sent": 2100, "sending": 5}),
+    ]
+    commits = [c for _, _, c in spy.seen]
+    assert [b - a for a, b in zip(commits, commits[1:], strict=False)] == [1, 1, 1]
+    assert statuses(warehouse) == {"sent": 2105}
 
 
 def test_400_fails_the_batch_then_a_rerun_after_the_fix_sends_the_rest(warehouse):

@@ -16,7 +16,7 @@ def test_writes_standard_eml(tmp_path, program_config):
     signer = TokenSigner("test-secret-not-for-production-0123456789")
     tmpl = render_template(program_config, "ces", "pl")
     r = Recipient("transactional/ces/2026-Q4/P1/E9", "Sabc", "zofia.nowak@a1.example.com", "Zofia Nowak",
-                  substitutions(signer, "Sabc", "ces", "Zofia", "Tatra Steel", tmpl.answers))
+                  substitutions(signer, "Sabc", "ces", "Zofia", "Tatra Steel"))
     out = OutboxTransport(tmp_path)
     out.send(Batch("b1", tmpl, [r], "2026-10-05T0600", "Acme Customer Success", "feedback@example.com"))
     path = tmp_path / "2026-10-05T0600" / "transactional_ces_2026-Q4_P1_E9.eml"
@@ -29,12 +29,14 @@ def test_writes_standard_eml(tmp_path, program_config):
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
     assert text.startswith("Dzień dobry Zofia,")
-    assert html.count('href="https://feedback.example.com/s?t=v2.') == 7
+    tok = r.substitutions["%nps_token%"]
+    assert html.count(f'href="https://feedback.example.com/s?t={tok}&amp;score=') == 7
+    assert f"  7: https://feedback.example.com/s?t={tok}&score=7\n" in text
     # RFC 8058 one-click unsubscribe: the recipient's own unsubscribe URL, exactly.
-    assert msg["List-Unsubscribe"] == f"<https://feedback.example.com/unsubscribe?t={r.substitutions['%nps_unsub%']}>"
+    assert msg["List-Unsubscribe"] == f"<https://feedback.example.com/unsubscribe?t={tok}>"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     raw = path.read_bytes()  # verbatim on one line, never an RFC 2047 encoded-word
-    assert f"\nList-Unsubscribe: <https://feedback.example.com/unsubscribe?t={r.substitutions['%nps_unsub%']}>\n".encode() in raw
+    assert f"\nList-Unsubscribe: <https://feedback.example.com/unsubscribe?t={tok}>\n".encode() in raw
     assert out.delivered("2026-10-05T0600", ["transactional/ces/2026-Q4/P1/E9", "other"]) == {"transactional/ces/2026-Q4/P1/E9"}
     assert not list(tmp_path.rglob("*.tmp"))
 

@@ -14,7 +14,7 @@ SIGNER = TokenSigner("test-secret-not-for-production-0123456789")
 
 
 def _links(text: str, base: str) -> list[str]:
-    return re.findall(re.escape(base) + r"\?t=([A-Za-z0-9_.-]+)", text)
+    return re.findall(re.escape(base) + r"\?t=([A-Za-z0-9_.-]+(?:&(?:amp;)?score=\d+)?)", text)
 
 
 @pytest.mark.parametrize(
@@ -23,14 +23,17 @@ def _links(text: str, base: str) -> list[str]:
      pytest.param("ces", list(range(1, 8)), id="ces-1-7")],
 )
 @pytest.mark.parametrize("locale", ["en", "pl"])
-def test_scale_links_carry_signed_tokens(program_config, survey_type, answers, locale):
+def test_scale_links_carry_the_signed_token_and_the_score(program_config, survey_type, answers, locale):
     tmpl = render_template(program_config, survey_type, locale)
-    subs = substitutions(SIGNER, "S123", survey_type, "Anna", "Tatra Steel", tmpl.answers)
-    for part in (merge(tmpl.html, subs), merge(tmpl.text, subs)):
-        tokens = _links(part, "https://feedback.example.com/s")
-        assert [SIGNER.verify(t) for t in tokens] == [SurveyToken("S123", survey_type, a) for a in answers]
-        unsub = _links(part, "https://feedback.example.com/unsubscribe")
-        assert [SIGNER.verify(t) for t in unsub] == [SurveyToken("S123", survey_type, None)]
+    sent = datetime(2026, 11, 3, 9, 30)
+    subs = substitutions(SIGNER, "S123", survey_type, "Anna", "Tatra Steel", sent, locale)
+    token = subs["%nps_token%"]
+    assert SIGNER.verify(token) == SurveyToken("S123", survey_type, None)
+    assert (SIGNER.verify(token).issued_at, SIGNER.verify(token).locale) == (sent, locale)
+    for part, amp in ((merge(tmpl.html, subs), "&amp;"), (merge(tmpl.text, subs), "&")):
+        # One token per invitation: every answer link carries it with its own score.
+        assert _links(part, "https://feedback.example.com/s") == [f"{token}{amp}score={a}" for a in answers]
+        assert _links(part, "https://feedback.example.com/unsubscribe") == [token]
         assert "%nps_" not in part  # every tag filled
         assert "Acme Customer Success" in part and "feedback@example.com" in part  # sender identity
         assert "1 Market Street" in part
@@ -52,7 +55,7 @@ def test_unknown_locale_falls_back_to_default(program_config):
 
 def test_user_text_is_escaped_in_html_only(program_config):
     tmpl = render_template(program_config, "nps", "en")
-    subs = substitutions(SIGNER, "S1", "nps", '<b onmouseover="x">Jo</b>', "Smith & Sons <Ltd>", tmpl.answers)
+    subs = substitutions(SIGNER, "S1", "nps", '<b onmouseover="x">Jo</b>', "Smith & Sons <Ltd>")
     html, text = merge(tmpl.html, subs), merge(tmpl.text, subs)
     assert "<b onmouseover" not in html
     assert "Hi &lt;b onmouseover=&quot;x&quot;&gt;Jo&lt;/b&gt;," in html
@@ -62,16 +65,13 @@ def test_user_text_is_escaped_in_html_only(program_config):
 
 
 def test_merge_does_not_rescan_values():
-    assert merge("Hi %nps_name%", {"%nps_name%": "%nps_unsub%", "%nps_unsub%": "X"}) == "Hi %nps_unsub%"
+    assert merge("Hi %nps_name%", {"%nps_name%": "%nps_token%", "%nps_token%": "X"}) == "Hi %nps_token%"
 
 
 @pytest.mark.parametrize("survey_type", ["nps", "csat", "ces"])
-def test_fast_signing_is_byte_identical_to_the_token_signer(survey_type):
-    lo, hi = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}[survey_type]
+def test_the_invitation_token_is_the_signers_answerless_token(survey_type):
     sent = datetime(2026, 11, 3, 9, 30)
-    subs = substitutions(SIGNER, "S0123456789abcdef01234567", survey_type, "A", "B", range(lo, hi + 1), sent, "pl")
-    for a in range(lo, hi + 1):
-        assert subs[f"%nps_t{a}%"] == SIGNER.sign("S0123456789abcdef01234567", survey_type, a, sent, "pl")
-    assert subs["%nps_unsub%"] == SIGNER.sign("S0123456789abcdef01234567", survey_type, None, sent, "pl")
-    t = SIGNER.verify(subs["%nps_unsub%"])
-    assert (t.issued_at, t.locale) == (sent, "pl")
+    subs = substitutions(SIGNER, "S0123456789abcdef01234567", survey_type, "A", "B", sent, "pl")
+    assert subs["%nps_token%"] == SIGNER.sign("S0123456789abcdef01234567", survey_type, None, sent, "pl")
+    t = SIGNER.verify(subs["%nps_token%"])
+    assert (t.answer, t.issued_at, t.locale) == (None, sent, "pl")

@@ -61,13 +61,13 @@ def test_exact_payload_headers_and_message_id():
 
 def test_list_unsubscribe_headers_per_recipient():
     tmpl = MessageTemplate("csat", "en", "How satisfied?", "Hi", "<p>Hi</p>",
-                           list_unsubscribe="<https://feedback.example.com/unsubscribe?t=%nps_unsub%>")
-    r = Recipient("K1", "S001", "p1@a1.example.com", "", {"%nps_unsub%": "v2.UzAwMQ.sig"})
+                           list_unsubscribe="<https://feedback.example.com/unsubscribe?t=%nps_token%>")
+    r = Recipient("K1", "S001", "p1@a1.example.com", "", {"%nps_token%": "v2.UzAwMQ.sig"})
     payload = build_payload(Batch("b1", tmpl, [r], "f", "Acme CS", "feedback@example.com"))
     # SendGrid substitutes tags in content and subject only, so each personalization carries its URL.
     assert payload["personalizations"] == [{
         "to": [{"email": "p1@a1.example.com"}],
-        "substitutions": {"%nps_unsub%": "v2.UzAwMQ.sig"},
+        "substitutions": {"%nps_token%": "v2.UzAwMQ.sig"},
         "custom_args": {"survey_id": "S001", "send_key": "K1"},
         "headers": {"List-Unsubscribe": "<https://feedback.example.com/unsubscribe?t=v2.UzAwMQ.sig>",
                     "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},

@@ -46,13 +46,13 @@ def test_sends_each_invitation(sink, program_config):
     signer = TokenSigner("test-secret-not-for-production-0123456789")
     tmpl = render_template(program_config, "nps", "en")
     rs = [Recipient(f"relationship/nps/2026-Q4/P{i}", f"S{i}", f"p{i}@a1.example.com", f"P {i}",
-                    substitutions(signer, f"S{i}", "nps", "P", "Co", tmpl.answers)) for i in (1, 2)]
+                    substitutions(signer, f"S{i}", "nps", "P", "Co")) for i in (1, 2)]
     port = sink.socket.getsockname()[1]
     SmtpTransport("127.0.0.1", port).send(Batch("b1", tmpl, rs, "f", "Acme", "feedback@example.com"))
     assert [r for r, _ in sink.messages] == [["p1@a1.example.com"], ["p2@a1.example.com"]]
     msg = email.message_from_bytes(sink.messages[0][1], policy=policy.default)
     assert msg["Message-ID"] == "<S1@example.com>" and msg["X-NPS-Send-Key"] == "relationship/nps/2026-Q4/P1"
-    assert msg["List-Unsubscribe"] == f"<https://feedback.example.com/unsubscribe?t={rs[0].substitutions['%nps_unsub%']}>"
+    assert msg["List-Unsubscribe"] == f"<https://feedback.example.com/unsubscribe?t={rs[0].substitutions['%nps_token%']}>"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 

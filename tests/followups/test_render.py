@@ -43,7 +43,7 @@ def test_every_template_renders_in_every_locale():
 def test_subjects(template, locale, subject):
     t = render_followup(CFG, template, locale)
     assert (t.subject, t.locale, t.survey_type) == (subject, locale, f"followup.{template}")
-    assert t.list_unsubscribe == "<https://f.example.com/u?t=%nps_unsub%>"
+    assert t.list_unsubscribe == "<https://f.example.com/u?t=%nps_token%>"
 
 
 def test_outbox_message_quotes_the_comment_escaped_and_names_the_owner(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from nps.tokens import TokenSigner
-from tests.web.helpers import NOW, SECRET, answers, events, settings
+from tests.web.helpers import NOW, SECRET, answers, config_dict, events, settings
 
 SIGNER = TokenSigner(SECRET)
 SENT = NOW - timedelta(days=2)
@@ -109,6 +109,64 @@ def test_a_scanner_fetching_every_link_records_nothing_but_a_person_does(tmp_pat
         assert c.post("/s", data={**forms[10], "score": "10"}).status_code == 200
         assert page.stats["scanner_ignored"] == 3
     assert [(a["token"], a["score"]) for a in answers(tmp_path / "landing")] == [(one, 8), (links[10], 10)]
+
+
+def test_invitation_links_one_token_with_the_score_beside_it(tmp_path):
+    """The links of a rendered invitation: one answer-less token, the score as ``&score=N``."""
+    import html as html_mod
+
+    from nps.config import parse_config
+    from nps.email.render import merge, render_template, substitutions
+
+    tmpl = render_template(parse_config(config_dict()), "csat", "pl")
+    subs = substitutions(SIGNER, "S-5", "csat", "Anna", "Tatra Steel", SENT, "pl")
+    links = [html_mod.unescape(u) for u in re.findall(r'<a href="(http://127\.0\.0\.1/s\?[^"]+)"', merge(tmpl.html, subs))]
+    assert links == [f"http://127.0.0.1/s?t={subs['%nps_token%']}&score={a}" for a in range(1, 6)]
+    with client(tmp_path) as c:
+        for a, url in enumerate(links, start=1):
+            page = c.get(url).text
+            assert re.findall(r'value="(\d+)"[^>]*checked', page) == [str(a)] and 'data-auto="1"' in page
+            assert "Jak bardzo jesteś zadowolony" in page  # the token's language
+        f = form_of(c.get(links[3]).text)
+        assert f["t"] == subs["%nps_token%"]
+        assert c.post("/s", data={**f, "score": "4"}).status_code == 200
+    assert [(a["token"], a["score"]) for a in answers(tmp_path / "landing")] == [(subs["%nps_token%"], 4)]
+
+
+@pytest.mark.parametrize(("stype", "score"), [
+    pytest.param("nps", "11", id="nps-11"), pytest.param("nps", "-1", id="nps-negative"),
+    pytest.param("csat", "0", id="csat-0"), pytest.param("csat", "6", id="csat-6"), pytest.param("ces", "8", id="ces-8"),
+    pytest.param("nps", "ten", id="words"), pytest.param("nps", "", id="empty"), pytest.param("nps", "٣", id="arabic-digit"),
+])
+def test_a_link_whose_score_is_off_the_scale_is_refused(tmp_path, stype, score):
+    tok = SIGNER.sign("S-1", stype, None, SENT, "en")
+    with client(tmp_path) as c:
+        r = c.get("/s", params={"t": tok, "score": score})
+    lo, hi = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}[stype]
+    assert r.status_code == 400
+    assert "This link does not work" in r.text and f"not on the survey&#39;s scale ({lo} to {hi})" in r.text
+    assert 'name="score"' not in r.text and answers(tmp_path / "landing") == []
+
+
+def test_old_links_with_the_answer_inside_the_token_still_work_and_cannot_be_rescored(tmp_path):
+    old = SIGNER.sign("S-1", "nps", 9, SENT, "en")  # sent before 2026-11-28: one token per answer
+    with client(tmp_path) as c:
+        assert re.findall(r'value="(\d+)"[^>]*checked', c.get("/s", params={"t": old}).text) == ["9"]
+        assert re.findall(r'value="(\d+)"[^>]*checked', c.get("/s", params={"t": old, "score": "9"}).text) == ["9"]
+        r = c.get("/s", params={"t": old, "score": "3"})  # the signed answer says 9
+        assert r.status_code == 400 and "The link is incomplete or has been changed." in r.text
+    assert answers(tmp_path / "landing") == []
+
+
+def test_a_scanner_fetching_every_answer_link_of_one_token_records_nothing(tmp_path):
+    tok = SIGNER.sign("S-9", "nps", None, SENT, "en")
+    with client(tmp_path, scanner_window=2.0) as c:
+        forms = [form_of(c.get("/s", params={"t": tok, "score": str(a)}).text) for a in range(11)]
+        for a, f in enumerate(forms[:3]):
+            r = c.post("/s", data={**f, "score": str(a), "auto": "1"}, headers={"accept": "application/json"})
+            assert r.json() == {"recorded": False, "reason": "confirm"}
+        assert c.app.state.page.stats["scanner_ignored"] == 3
+    assert answers(tmp_path / "landing") == []
 
 
 @pytest.mark.parametrize(("tamper", "status"), [

@@ -149,7 +149,9 @@ def simulate_day(warehouse, landing_uri: str, day: date, secret: str, seed: int 
             score = _score(stype, x)
             lo, hi = SCORE_RANGES[stype]
             clicked = score if _u(seed, "clicked", sid) > 0.1 else min(hi, max(lo, score + 1))
-            row = {"token": signer.sign(sid, stype, clicked), "score": str(score),
+            # The page records the link's token: one answer-less token per invitation (the link
+            # carries the clicked score beside it).
+            row = {"token": signer.sign(sid, stype), "score": str(score),
                    "comment": _comment(inv, stype, score, seed), "responded_at": _ts(when), "locale": inv["locale"]}
             if web is not None:
                 row.update(send_key=inv["send_key"], clicked=clicked, when=when, bad_kind=None)

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from email import policy
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import yaml
 
@@ -105,8 +105,11 @@ class Respondent:
         1 a score off the scale, 2 a score in words (the page refuses them)."""
         links, _ = self.links(send_key)
         url = links[clicked]
-        if bad == 0:
-            url = url[:-1] + ("A" if url[-1] != "A" else "B")
+        if bad == 0:  # someone edited the token in the link
+            u = urlsplit(url)
+            query = dict(parse_qsl(u.query))
+            query["t"] = query["t"][:-1] + ("A" if query["t"][-1] != "A" else "B")
+            url = urlunsplit(u._replace(query=urlencode(query)))
         self.at(when)
         status, page = self.request("GET", url, lang=lang)
         if status != 200:

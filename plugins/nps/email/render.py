@@ -1,17 +1,20 @@
 """Invitation rendering: Jinja2 templates per survey type and locale, merged per recipient.
 
 A template (``include/templates/email/<type>.<locale>.{html,txt}.j2``) is rendered ONCE per
-survey type and locale with placeholder tags (``%nps_t7%``, ``%nps_name_html%``, ...) where
+survey type and locale with placeholder tags (``%nps_token%``, ``%nps_name_html%``, ...) where
 per-recipient values go. SendGrid fills the tags itself from each personalization's
 ``substitutions``; the outbox and SMTP transports fill them with :func:`merge`. So a batch of
 1000 invitations costs one Jinja render, and every transport sends the same bytes.
 
-Per-recipient values: one signed token per answer link (``TokenSigner.sign(survey_id, type,
-answer, issued_at)``), one for the unsubscribe link (answer ``None``), and the contact's name and
-company, HTML-escaped for the HTML part. Tokens are URL-safe base64, so they need no escaping
-anywhere. The unsubscribe link also goes into the ``List-Unsubscribe`` header with
-``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058), which large mailbox providers
-require of bulk senders: :func:`list_unsubscribe_headers`, used by every transport.
+Per-recipient values: ONE signed, answer-less token (``TokenSigner.sign(survey_id, type, None,
+issued_at, locale)``) that every answer link carries with its score as a separate parameter
+(``<survey_base_url>?t=<token>&score=7``) and the unsubscribe link carries alone, and the
+contact's name and company, HTML-escaped for the HTML part. Tokens are URL-safe base64, so they
+need no escaping anywhere. (Until 2026-11-28 each answer link had its own token with the answer
+signed inside; the response page still accepts those.) The unsubscribe link also goes into the
+``List-Unsubscribe`` header with ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``
+(RFC 8058), which large mailbox providers require of bulk senders:
+:func:`list_unsubscribe_headers`, used by every transport.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 from nps import TEMPLATES_DIR
@@ -32,13 +35,11 @@ TAG_NAME = "%nps_name%"
 TAG_NAME_HTML = "%nps_name_html%"
 TAG_COMPANY = "%nps_company%"
 TAG_COMPANY_HTML = "%nps_company_html%"
-TAG_UNSUBSCRIBE = "%nps_unsub%"
+#: The survey's answer-less token: in every answer link (with ``&score=<answer>``) and the unsubscribe link.
+TAG_TOKEN = "%nps_token%"
+#: The query parameter that carries an answer link's score beside the token.
+SCORE_PARAM = "score"
 _TAG = re.compile(r"%nps_[a-z0-9_]+%")
-
-
-@lru_cache(maxsize=32)
-def answer_tag(answer: int) -> str:
-    return f"%nps_t{answer}%"
 
 
 class TemplateError(ValueError):
@@ -54,13 +55,8 @@ class MessageTemplate:
     subject: str
     text: str
     html: str
-    # The List-Unsubscribe header value with the %nps_unsub% tag (RFC 2369 / RFC 8058); empty = none.
+    # The List-Unsubscribe header value with the %nps_token% tag (RFC 2369 / RFC 8058); empty = none.
     list_unsubscribe: str = ""
-
-    @property
-    def answers(self) -> range:
-        lo, hi = SCORE_RANGES[self.survey_type]
-        return range(lo, hi + 1)
 
 
 def _sep(url: str) -> str:
@@ -96,13 +92,14 @@ def render_template(
         "sep": _sep(config.program.survey_base_url),
         "unsubscribe_url": config.program.unsubscribe_url,
         "unsub_sep": _sep(config.program.unsubscribe_url),
-        "scale": [{"answer": a, "tag": answer_tag(a)} for a in range(lo, hi + 1)],
+        "scale": [{"answer": a} for a in range(lo, hi + 1)],
+        "score_param": SCORE_PARAM,
         "tags": {
+            "token": TAG_TOKEN,
             "name": TAG_NAME,
             "name_html": TAG_NAME_HTML,
             "company": TAG_COMPANY,
             "company_html": TAG_COMPANY_HTML,
-            "unsubscribe": TAG_UNSUBSCRIBE,
         },
     }
     parts = {}
@@ -121,7 +118,7 @@ def render_template(
         raise TemplateError(f"invitation template {templates_dir / f'{survey_type}.{locale}.txt.j2'} has an empty subject")
     unsub = config.program.unsubscribe_url
     return MessageTemplate(survey_type, locale, subject, parts["txt"], parts["html"],
-                           list_unsubscribe=f"<{unsub}{_sep(unsub)}t={TAG_UNSUBSCRIBE}>")
+                           list_unsubscribe=f"<{unsub}{_sep(unsub)}t={TAG_TOKEN}>")
 
 
 #: RFC 8058: the header that tells mailbox providers the List-Unsubscribe URL takes a one-click POST.
@@ -137,28 +134,31 @@ def list_unsubscribe_headers(template: MessageTemplate, subs: dict[str, str]) ->
 
 
 def substitutions(
-    signer: TokenSigner, survey_id: str, survey_type: str, name: str, company: str, answers: range,
+    signer: TokenSigner, survey_id: str, survey_type: str, name: str, company: str,
     issued_at: datetime | None = None, locale: str | None = None,
 ) -> dict[str, str]:
-    """The per-recipient tag values: answer tokens, unsubscribe token, name and company.
+    """The per-recipient tag values: the survey's token, name and company.
 
-    The tokens carry ``issued_at`` (default: now, as the invitation goes out), from which the
-    response page counts the days a survey stays open (``web.survey_open_days``), and the
-    invitation's ``locale``, the language the page answers in."""
+    The token carries ``issued_at`` (default: now, as the invitation goes out; a batch passes its
+    own, once), from which the response page counts the days a survey stays open
+    (``web.survey_open_days``), and the invitation's ``locale``, the language the page answers in."""
     if "|" in survey_id:
         raise ValueError(f"survey_id {survey_id!r} may not contain '|'")
     if issued_at is None:
         from nps.clock import utcnow
 
         issued_at = utcnow()
-    tokens = signer.sign_all(survey_id, survey_type, answers, issued_at, locale)
-    subs = {answer_tag(a): t for a, t in zip(answers, tokens, strict=False)}
-    subs[TAG_UNSUBSCRIBE] = tokens[-1]
-    subs[TAG_NAME] = name
-    subs[TAG_NAME_HTML] = html.escape(name, quote=True)
-    subs[TAG_COMPANY] = company
-    subs[TAG_COMPANY_HTML] = html.escape(company, quote=True)
-    return subs
+    return {
+        TAG_TOKEN: signer.sign(survey_id, survey_type, None, issued_at, locale),
+        TAG_NAME: name,
+        TAG_NAME_HTML: _escape(name),
+        TAG_COMPANY: company,
+        TAG_COMPANY_HTML: _escape(company),
+    }
+
+
+#: ``html.escape`` for names and companies, which repeat across a batch (first names above all).
+_escape = lru_cache(maxsize=1 << 16)(partial(html.escape, quote=True))
 
 
 def merge(text: str, subs: dict[str, str]) -> str:
@@ -166,9 +166,10 @@ def merge(text: str, subs: dict[str, str]) -> str:
     return _TAG.sub(lambda m: subs.get(m.group(0), m.group(0)), text)
 
 
-def survey_link(config: ProgramConfig, token: str) -> str:
+def survey_link(config: ProgramConfig, token: str, score: int | None = None) -> str:
+    """The response page's link for ``token``; with ``score``, the one-click answer link."""
     base = config.program.survey_base_url
-    return f"{base}{_sep(base)}t={token}"
+    return f"{base}{_sep(base)}t={token}" + ("" if score is None else f"&{SCORE_PARAM}={int(score)}")
 
 
 def unsubscribe_link(config: ProgramConfig, token: str) -> str:

@@ -22,7 +22,7 @@ from nps.email.render import (
     TAG_COMPANY_HTML,
     TAG_NAME,
     TAG_NAME_HTML,
-    TAG_UNSUBSCRIBE,
+    TAG_TOKEN,
     MessageTemplate,
     TemplateError,
     _env,
@@ -62,7 +62,7 @@ def render_followup(config: ProgramConfig, name: str, locale: str, *,
         "tags": {
             "name": TAG_NAME, "name_html": TAG_NAME_HTML, "company": TAG_COMPANY, "company_html": TAG_COMPANY_HTML,
             "owner": TAG_OWNER, "owner_html": TAG_OWNER_HTML, "quote": TAG_QUOTE, "quote_html": TAG_QUOTE_HTML,
-            "unsubscribe": TAG_UNSUBSCRIBE,
+            "token": TAG_TOKEN,
         },
     }
     parts: dict[str, str] = {}
@@ -82,7 +82,7 @@ def render_followup(config: ProgramConfig, name: str, locale: str, *,
         raise TemplateError(f"follow-up template {templates_dir / f'{name}.{locale}.txt.j2'} has an empty subject")
     unsub = config.program.unsubscribe_url
     return MessageTemplate(f"followup.{name}", locale, subject, parts["txt"], parts["html"],
-                           list_unsubscribe=f"<{unsub}{_sep(unsub)}t={TAG_UNSUBSCRIBE}>")
+                           list_unsubscribe=f"<{unsub}{_sep(unsub)}t={TAG_TOKEN}>")
 
 
 def quote_blocks(locale: str, *, templates_dir: Path = FOLLOWUP_TEMPLATES_DIR) -> tuple[str, str]:
@@ -111,9 +111,8 @@ def followup_substitutions(
         TAG_OWNER: owner, TAG_OWNER_HTML: html.escape(owner, quote=True),
         TAG_QUOTE: merge(quote_txt, {TAG_COMMENT: text}) if text else "",
         TAG_QUOTE_HTML: merge(quote_html, {TAG_COMMENT_HTML: html.escape(text, quote=True)}) if text else "",
-        # The survey's own answer-less token: the response page unsubscribes the contact with it
-        # (``sign_all`` with no answers: the same token as ``sign``, by one-shot HMAC calls).
-        TAG_UNSUBSCRIBE: signer.sign_all(survey_id, survey_type, (), issued_at, locale)[0],
+        # The survey's own answer-less token: the response page unsubscribes the contact with it.
+        TAG_TOKEN: signer.sign(survey_id, survey_type, None, issued_at, locale),
     }
     return subs
 

@@ -40,7 +40,7 @@ def preview_invitations(wh, config, signer, interval_start) -> dict[str, Any]:
         tmpl = templates[(survey_type, locale)]
         for r in members:
             name = f"{r['first_name']} {r['last_name']}".strip()
-            subs = substitutions(signer, r["survey_id"], survey_type, name, r["company"], tmpl.answers)
+            subs = substitutions(signer, r["survey_id"], survey_type, name, r["company"])
             # Render each message as the transport would, so a template error shows in the dry run.
             for part in (tmpl.subject, tmpl.text, tmpl.html):
                 merge(part, subs)

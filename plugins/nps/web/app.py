@@ -2,9 +2,11 @@
 
 Routes (paths taken from ``program.survey_base_url`` and ``program.unsubscribe_url``):
 
-- ``GET <survey path>?t=<token>``: the question with the clicked answer selected, an optional
-  comment box and a Send button. Never records anything (link scanners fetch every link). The
-  page's same-origin script posts the clicked answer at once, so one click in the email counts.
+- ``GET <survey path>?t=<token>&score=<answer>``: the question with the clicked answer selected, an
+  optional comment box and a Send button (links sent before 2026-11-28 carry the answer inside the
+  token and no ``score``; a ``score`` off the survey type's scale is refused with a page saying
+  so). Never records anything (link scanners fetch every link). The page's same-origin script
+  posts the clicked answer at once, so one click in the email counts.
 - ``POST <survey path>``: records an answer (form fields ``t``, ``csrf``, ``score``, ``comment``;
   ``auto=1`` from the script) and shows the thank-you page (or JSON for the script). The answer
   is acknowledged only once it is synced to disk in the landing area (``nps.web.store``).
@@ -44,6 +46,7 @@ from starlette.routing import Route
 
 from nps import TEMPLATES_DIR
 from nps.config import SCORE_RANGES
+from nps.email.render import SCORE_PARAM
 from nps.tokens import ForgedTokenError, SurveyToken, TokenError, TokenSigner
 from nps.web.guards import FormTokens, RateLimiter, ScannerWatch, client_tag
 from nps.web.settings import Settings
@@ -300,7 +303,19 @@ class SurveyPage:
         edit = request.query_params.get("edit")
         if edit is not None and edit.isdigit() and lo <= int(edit) <= hi:
             return self.question(request, token, raw, locale, selected=int(edit), auto=False)
-        selected = token.answer if token.answer is not None and lo <= token.answer <= hi else None
+        # An answer link: the invitation's token with the clicked score beside it (?t=..&score=7),
+        # or a link sent before 2026-11-28 whose token carries the answer signed inside.
+        clicked = request.query_params.get(SCORE_PARAM)
+        if clicked is not None:
+            if not (clicked.isascii() and clicked.isdigit() and lo <= int(clicked) <= hi):
+                log.info("answer link with a score off the %d-%d scale refused", lo, hi)
+                return self.message(locale, 400, "bad_score", lo=lo, hi=hi)
+            if token.answer is not None and token.answer != int(clicked):  # an old link, edited
+                log.info("answer link whose score differs from its token's signed answer refused")
+                return self.message(locale, 400, "invalid")
+            selected: int | None = int(clicked)
+        else:
+            selected = token.answer if token.answer is not None and lo <= token.answer <= hi else None
         self.scanners.fetched(token.survey_id, selected)
         return self.question(request, token, raw, locale, selected=selected, auto=selected is not None)
 
