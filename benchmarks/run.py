@@ -28,7 +28,9 @@ HERE = Path(__file__).resolve().parent
 TARGETS: list[tuple[str, str, str, float]] = [
     ("dag_parse", r"dag_parse_max_s", "<", 0.5),
     ("dispatch", r"dispatch_duckdb_invitations_per_s", ">=", 15000),
-    ("dispatch", r"dispatch_duckdb_http_requests", "<=", 100),
+    # sum over (survey type, locale) of ceil(invitations / 1000): SendGrid sends one template per
+    # request (102 for the benchmark's 97,925 invitations in six groups, so a flat 100 cannot hold).
+    ("dispatch", r"dispatch_(duckdb|postgresql)_http_requests_over_floor", "<=", 0),
     ("dispatch", r"dispatch_(duckdb|postgresql)_peak_memory_mb", "<", 1024),
     ("dispatch", r"cohort_postgresql_s", "<=", 3),
     ("dispatch", r"dispatch_postgresql_vs_duckdb_ratio", ">=", 0.7),
