@@ -81,12 +81,12 @@ BUILD_STEPS: tuple[str, ...] = (MARTS[0], "calendar", "account_spans", *MARTS[1:
 #: ``survey`` rows of the changed surveys, ``response`` their comment themes, ``score`` periods
 #: (and the period after each, for the previous-period comparison), ``account`` periods and
 #: accounts whose attributes changed, ``rates`` the send periods of the changed invitations,
-#: ``themes`` the months and quarters the changed answers fall in.
+#: ``themes`` the months and quarters the changed answers fall in, ``retention`` the touched
+#: periods and those a changed contract span moves, ``risk`` the accounts whose churn-risk inputs
+#: changed (increments/account_slices.sql; every kept row then gets the new as_of and rank).
 #: Every other mart is rebuilt in full on every build: ``mart_account_nps_summary`` (one row
-#: per month/quarter, from mart_account_nps and the contract spans), ``mart_retention`` and
-#: ``mart_churn_risk`` (every account's contract history; churn risk also looks back a window
-#: that moves with every as_of), ``fct_followups``, ``mart_followups`` and ``mart_loop_recovery``
-#: (follow-up decisions and cases, which change in place).
+#: per month/quarter, from mart_account_nps and the contract spans), ``fct_followups``,
+#: ``mart_followups`` and ``mart_loop_recovery`` (follow-up decisions and cases, which change in place).
 INCREMENTAL: dict[str, str] = {
     "fct_survey_responses": "survey",
     "mart_nps": "score",
@@ -94,6 +94,8 @@ INCREMENTAL: dict[str, str] = {
     "mart_ces": "score",
     "mart_response_rates": "rates",
     "mart_account_nps": "account",
+    "mart_retention": "retention",
+    "mart_churn_risk": "risk",
     "fct_comment_themes": "response",
     "mart_comment_themes": "themes",
 }
@@ -103,9 +105,9 @@ _PRUNE_VALUES = ("mart_nps", "mart_csat", "mart_ces")
 #: from (the staging schema's own last build, updated in place, or else the published build).
 BASE_TOKEN = "marts_base."
 #: Working tables of an incremental build (migration 040), emptied when a build starts.
-_WORKING = ("ops.mart_changed_surveys", "ops.mart_changed_accounts", "ops.mart_slices")
+_WORKING = ("ops.mart_changed_surveys", "ops.mart_changed_accounts", "ops.mart_slices", "ops.mart_slice_keys")
 #: Part of the fingerprint: bump when the incremental logic in this module changes meaning.
-INCREMENTAL_VERSION = "1"
+INCREMENTAL_VERSION = "2"
 #: A watermark older than any data (an empty source table).
 _EPOCH = datetime(1900, 1, 1)
 #: Audit checks (include/sql/marts/checks/<name>.sql); each returns offending rows.
@@ -441,6 +443,9 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
     log.info("marts build into %s: %s (%s)", target, plan["mode"], plan["reason"])
     if incremental:
         params.update({k: plan[k] for k in ("wm_responses", "wm_events", "wm_invitations", "prev_as_of")})
+        # the base build's look-back windows: what left them since is recomputed (churn risk)
+        params["prev_window_start"] = plan["prev_as_of"] - timedelta(days=RISK_WINDOW_DAYS)
+        params["prev_cycle_grace_start"] = plan["prev_as_of"] - timedelta(days=CYCLE_GRACE_DAYS)
         params["base"] = base
 
     def reset_staging(conn) -> None:
@@ -483,6 +488,7 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
         with wh.begin() as conn:
             _tune(wh, conn)
             run_mart_sql(wh, conn, "increments/changed_accounts", target, params, base=base)
+            run_mart_sql(wh, conn, "increments/changed_roles", target, params, base=base)
             run_mart_sql(wh, conn, "increments/changed_surveys", target, params, incremental=True, base=base)
             # before the fact table changes: in place, these rows are about to be deleted
             run_mart_sql(wh, conn, "increments/old_periods", target, params, base=base)
@@ -504,12 +510,19 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
                 rows = run_mart_sql(wh, conn, step, target, params, incremental=True, base=base)
                 if step in _PRUNE_VALUES:
                     run_mart_sql(wh, conn, "increments/prune_values", target, None, mart=step)
+                if step == "mart_churn_risk":
+                    run_mart_sql(wh, conn, "increments/risk_ranks", target, params)
                 rows = f"{rows} recomputed, " + (f"{kept} deleted in place" if in_place else f"{kept} copied from {base}")
             else:
                 rows = run_mart_sql(wh, conn, step, target, params)
             if incremental and step == "calendar":
                 run_mart_sql(wh, conn, "increments/slices", target, params, incremental=True, base=base)
                 if not wh.is_duckdb:
+                    wh.run_sql(conn, "ANALYZE ops.mart_slices")
+            if incremental and step == "account_spans":
+                run_mart_sql(wh, conn, "increments/account_slices", target, params, base=base)
+                if not wh.is_duckdb:
+                    wh.run_sql(conn, "ANALYZE ops.mart_slice_keys")
                     wh.run_sql(conn, "ANALYZE ops.mart_slices")
             if not wh.is_duckdb and step in _ANALYZE_AFTER:
                 table = f"{target}.{step}" if step in MARTS else f"ops.mart_{step}"
@@ -594,6 +607,7 @@ def audit(wh: Warehouse, config: ProgramConfig | None = None) -> list[str]:
         _tune(wh, conn)
 
         def run(check: str) -> None:
+            started = time.perf_counter()
             path = wh.sql_path(f"marts/checks/{check}")
             text = render_mart_sql(path, incremental=incremental).replace(STAGING_TOKEN, f"{target}.")
             (stmt,) = split_statements(text)
@@ -605,6 +619,7 @@ def audit(wh: Warehouse, config: ProgramConfig | None = None) -> list[str]:
                 count = int(conn.execute(sa.text(sql), params).scalar())
                 log.error("mart audit check %s failed on %s with %d offending row(s)", check, target, count)
                 raise MartCheckError(check, count, examples)
+            log.info("mart audit check %s passed in %.1f s", check, time.perf_counter() - started)
 
         for check in CHECKS:
             if check in IMPLIED_BY and all(c in passed for c in IMPLIED_BY[check]):
