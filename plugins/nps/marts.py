@@ -79,8 +79,8 @@ HELPERS: tuple[str, ...] = ("ops.mart_calendar", "ops.mart_account_spans", "ops.
 BUILD_STEPS: tuple[str, ...] = (MARTS[0], "calendar", "account_spans", *MARTS[1:])
 #: Marts an incremental build slices, and how (include/sql/marts/increments/carry_forward.sql):
 #: ``survey`` rows of the changed surveys, ``response`` their comment themes, ``score`` periods
-#: (and the period after each, for the previous-period comparison), ``account`` periods and
-#: accounts whose attributes changed, ``rates`` the send periods of the changed invitations,
+#: (and the period after each, for the previous-period comparison), ``account`` the (period,
+#: account) cells of the changed NPS answers and every period of accounts whose attributes changed, ``rates`` the send periods of the changed invitations,
 #: ``themes`` the months and quarters the changed answers fall in, ``retention`` the touched
 #: periods and those a changed contract span moves, ``risk`` the accounts whose churn-risk inputs
 #: changed (increments/account_slices.sql; every kept row then gets the new as_of and rank).
@@ -105,7 +105,8 @@ _PRUNE_VALUES = ("mart_nps", "mart_csat", "mart_ces")
 #: from (the staging schema's own last build, updated in place, or else the published build).
 BASE_TOKEN = "marts_base."
 #: Working tables of an incremental build (migration 040), emptied when a build starts.
-_WORKING = ("ops.mart_changed_surveys", "ops.mart_changed_accounts", "ops.mart_slices", "ops.mart_slice_keys")
+_WORKING = ("ops.mart_changed_surveys", "ops.mart_changed_accounts", "ops.mart_slices", "ops.mart_slice_keys",
+            "ops.mart_slice_cells")
 #: Part of the fingerprint: bump when the incremental logic in this module changes meaning.
 INCREMENTAL_VERSION = "2"
 #: A watermark older than any data (an empty source table).
@@ -519,6 +520,7 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
                 run_mart_sql(wh, conn, "increments/slices", target, params, incremental=True, base=base)
                 if not wh.is_duckdb:
                     wh.run_sql(conn, "ANALYZE ops.mart_slices")
+                    wh.run_sql(conn, "ANALYZE ops.mart_slice_cells")
             if incremental and step == "account_spans":
                 run_mart_sql(wh, conn, "increments/account_slices", target, params, base=base)
                 if not wh.is_duckdb:

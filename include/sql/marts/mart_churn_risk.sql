@@ -31,8 +31,9 @@ nps_latest AS (
     FROM marts_staging.fct_survey_responses
     WHERE survey_type = 'nps'
 {%- if incremental %}
-        -- every answer of the contacts that answered for a recomputed account (wherever it went)
-        AND contact_id IN (SELECT contact_id FROM marts_staging.fct_survey_responses WHERE account_id IN {{ risk }})
+        -- every NPS answer of the contacts with one for a recomputed account (wherever the others went)
+        AND contact_id IN (SELECT contact_id FROM marts_staging.fct_survey_responses
+                           WHERE survey_type = 'nps' AND account_id IN {{ risk }})
 {%- endif %}
 ),
 nps_acc AS (
@@ -63,7 +64,13 @@ cycles AS (
         i.account_id, i.cycle, MAX(i.sent_at) AS last_sent,
         MAX(CASE WHEN f.survey_id IS NOT NULL THEN 1 ELSE 0 END) AS answered
     FROM ops.survey_invitations AS i
+{%- if incremental %}
+    -- a survey's fact row has its invitation's account (survey_id is unique in the ledger)
+    LEFT JOIN (SELECT survey_id FROM marts_staging.fct_survey_responses WHERE account_id IN {{ risk }}) AS f
+        ON f.survey_id = i.survey_id
+{%- else %}
     LEFT JOIN marts_staging.fct_survey_responses AS f ON f.survey_id = i.survey_id
+{%- endif %}
     WHERE i.program = 'relationship' AND i.sent_at IS NOT NULL AND i.sent_at < :cycle_grace_start
 {%- if incremental %}
         AND i.account_id IN {{ risk }}

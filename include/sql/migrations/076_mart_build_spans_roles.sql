@@ -21,9 +21,16 @@ CREATE TABLE ops.mart_build_roles (
     role         VARCHAR
 );
 
--- Working table of one incremental build (emptied at its start): the accounts whose
--- mart_churn_risk row is recomputed (slice 'risk'), and the contacts whose role changed ('role').
+-- Working tables of one incremental build (emptied at its start): the accounts whose
+-- mart_churn_risk row is recomputed (slice 'risk'), the contacts whose role changed ('role') and
+-- the accounts whose contract span changed ('span'); and the (month or quarter, account) cells
+-- of mart_account_nps that the changed NPS answers fall in, before or after the change.
 CREATE TABLE ops.mart_slice_keys (
     slice VARCHAR NOT NULL,
     key   VARCHAR NOT NULL
+);
+CREATE TABLE ops.mart_slice_cells (
+    period_grain VARCHAR NOT NULL,
+    period_start DATE NOT NULL,
+    account_id   VARCHAR NOT NULL
 );

@@ -4,11 +4,7 @@
 -- ops.raw_responses, whose primary key response_id determines survey_id, so unique survey_ids
 -- imply unique response_ids (a second pass over 10M rows saved).
 -- An incremental build checks the recomputed surveys only: the rows kept from its base build
--- were unique when published and exclude every changed survey. The same holds for the other
--- sliced marts whose grain is large (mart_account_nps, fct_comment_themes): whether a row is
--- recomputed depends on its key alone, so a key that occurs twice occurs twice among the
--- recomputed rows (_incremental_macros.sql.j2, recomputed).
-{% import '_incremental_macros.sql.j2' as inc with context -%}
+-- were unique when published and exclude every changed survey.
 SELECT 'fct_survey_responses' AS mart, survey_id AS mart_key, COUNT(*) AS copies
 FROM marts_staging.fct_survey_responses
 {%- if incremental %}
@@ -29,11 +25,7 @@ SELECT 'mart_response_rates', period_grain || '/' || CAST(period_start AS VARCHA
 FROM marts_staging.mart_response_rates GROUP BY period_grain, period_start, survey_type, industry, touchpoint HAVING COUNT(*) > 1
 UNION ALL
 SELECT 'mart_account_nps', period_grain || '/' || CAST(period_start AS VARCHAR) || '/' || account_id, COUNT(*)
-FROM marts_staging.mart_account_nps
-{%- if incremental %}
-WHERE {{ inc.recomputed('mart_account_nps', 'account') }}
-{%- endif %}
-GROUP BY period_grain, period_start, account_id HAVING COUNT(*) > 1
+FROM marts_staging.mart_account_nps GROUP BY period_grain, period_start, account_id HAVING COUNT(*) > 1
 UNION ALL
 SELECT 'mart_account_nps_summary', period_grain || '/' || CAST(period_start AS VARCHAR), COUNT(*)
 FROM marts_staging.mart_account_nps_summary GROUP BY period_grain, period_start HAVING COUNT(*) > 1
@@ -45,11 +37,7 @@ SELECT 'mart_churn_risk', account_id, COUNT(*)
 FROM marts_staging.mart_churn_risk GROUP BY account_id HAVING COUNT(*) > 1
 UNION ALL
 SELECT 'fct_comment_themes', response_id || '/' || theme, COUNT(*)
-FROM marts_staging.fct_comment_themes
-{%- if incremental %}
-WHERE {{ inc.recomputed('fct_comment_themes', 'response') }}
-{%- endif %}
-GROUP BY response_id, theme HAVING COUNT(*) > 1
+FROM marts_staging.fct_comment_themes GROUP BY response_id, theme HAVING COUNT(*) > 1
 UNION ALL
 SELECT 'mart_comment_themes', period_grain || '/' || CAST(period_start AS VARCHAR) || '/' || survey_type || '/' || category || '/' || dimension || '/' || dimension_value || '/' || theme, COUNT(*)
 FROM marts_staging.mart_comment_themes
