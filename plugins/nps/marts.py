@@ -118,6 +118,9 @@ CHECKS: tuple[str, ...] = ("fct_complete", "unique_keys", "orphan_responses", "c
 #: would find nothing. When one of them fails, the implied check runs first, so the error names
 #: the offending answers rather than only the counts.
 IMPLIED_BY: dict[str, tuple[str, ...]] = {"orphan_responses": ("fct_complete", "unique_keys")}
+#: An incremental build recomputes every churn-risk row (the full SQL, no slice filters) when the
+#: accounts whose inputs changed are at least this share of the active accounts.
+RISK_ALL_SHARE = 0.5
 #: Churn risk looks back this many days before the build instant.
 RISK_WINDOW_DAYS = 180
 #: A relationship cycle counts as unanswered only when its last invitation is this old.
@@ -484,6 +487,7 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
     # short lock wait, retried, instead of an unbounded one (nps.bi.retry_on_lock).
     bi.retry_on_lock(wh, reset_staging, f"resetting the staging schema {target}")
     changed = 0
+    risk_all = False
     if incremental:
         started = time.perf_counter()
         with wh.begin() as conn:
@@ -508,10 +512,11 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
             if incremental and step in INCREMENTAL:
                 kept = run_mart_sql(wh, conn, "increments/carry_forward", target, None, incremental=True,
                                     base=base, mart=step, kind=INCREMENTAL[step], in_place=in_place)
-                rows = run_mart_sql(wh, conn, step, target, params, incremental=True, base=base)
+                whole = step == "mart_churn_risk" and risk_all  # every row recomputed: the full SQL
+                rows = run_mart_sql(wh, conn, step, target, params, incremental=not whole, base=base)
                 if step in _PRUNE_VALUES:
                     run_mart_sql(wh, conn, "increments/prune_values", target, None, mart=step)
-                if step == "mart_churn_risk":
+                if step == "mart_churn_risk" and not whole:
                     run_mart_sql(wh, conn, "increments/risk_ranks", target, params)
                 rows = f"{rows} recomputed, " + (f"{kept} deleted in place" if in_place else f"{kept} copied from {base}")
             else:
@@ -523,6 +528,14 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
                     wh.run_sql(conn, "ANALYZE ops.mart_slice_cells")
             if incremental and step == "account_spans":
                 run_mart_sql(wh, conn, "increments/account_slices", target, params, base=base)
+                risk, active = conn.execute(sa.text(
+                    "SELECT (SELECT COUNT(*) FROM ops.mart_slice_keys WHERE slice = 'risk'), "
+                    "(SELECT COUNT(*) FROM ops.mart_account_spans WHERE lost_on IS NULL)")).one()
+                risk_all = risk >= RISK_ALL_SHARE * active
+                if risk_all:
+                    run_mart_sql(wh, conn, "increments/risk_all", target, params, base=base)
+                log.info("churn risk: %d accounts touched, %d active (%s)", risk, active,
+                         "every row recomputed" if risk_all else "the others keep their rows")
                 if not wh.is_duckdb:
                     wh.run_sql(conn, "ANALYZE ops.mart_slice_keys")
                     wh.run_sql(conn, "ANALYZE ops.mart_slices")

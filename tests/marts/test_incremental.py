@@ -213,13 +213,15 @@ def _build_and_compare(wh, program_config, scenario: str, *, in_place: bool) -> 
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-def test_incremental_build_in_place_equals_full_build(warehouse, program_config, scenario):
+def test_incremental_build_in_place_equals_full_build(warehouse, program_config, scenario, monkeypatch):
     """The daily case: the staging schema holds the build before the published one."""
+    monkeypatch.setattr(marts, "RISK_ALL_SHARE", 100.0)  # churn risk sliced however many accounts changed
     _build_and_compare(warehouse, program_config, scenario, in_place=True)
 
 
-def test_incremental_build_copying_from_the_published_build_equals_full_build(warehouse, program_config):
+def test_incremental_build_copying_from_the_published_build_equals_full_build(warehouse, program_config, monkeypatch):
     """The first incremental build after a full one: the other schema has no build of its own."""
+    monkeypatch.setattr(marts, "RISK_ALL_SHARE", 0.0)  # and churn risk rebuilt whole (most accounts changed)
     _build_and_compare(warehouse, program_config, "all_at_once", in_place=False)
 
 
@@ -324,9 +326,10 @@ def _open_case(wh, survey_id: str, account_id: str, contact_id: str, due_at: dat
     pytest.param([T1 + timedelta(days=8), T1 + timedelta(days=12), T1 + timedelta(days=15)], id="daily-builds"),
     pytest.param([T2], id="three-weeks"),
 ])
-def test_the_window_moving_with_no_new_data_equals_full_build(warehouse, program_config, days):
+def test_the_window_moving_with_no_new_data_equals_full_build(warehouse, program_config, days, monkeypatch):
     """Nothing loaded after the first build: churn risk's windows, the contract spans and an SLA
     deadline move with the build date alone, and the incremental builds follow them."""
+    monkeypatch.setattr(marts, "RISK_ALL_SHARE", 100.0)  # churn risk sliced however many accounts changed
     d = Data()
     h = base(d)
     window_history(d, warehouse)
