@@ -79,14 +79,14 @@ HELPERS: tuple[str, ...] = ("ops.mart_calendar", "ops.mart_account_spans", "ops.
 BUILD_STEPS: tuple[str, ...] = (MARTS[0], "calendar", "account_spans", *MARTS[1:])
 #: Marts an incremental build slices, and how (include/sql/marts/increments/carry_forward.sql):
 #: ``survey`` rows of the changed surveys, ``response`` their comment themes, ``score`` periods
-#: (and the period after each, for the previous-period comparison), ``account`` periods and
-#: accounts whose attributes changed, ``rates`` the send periods of the changed invitations,
-#: ``themes`` the months and quarters the changed answers fall in.
+#: (and the period after each, for the previous-period comparison), ``account`` the (period,
+#: account) cells of the changed NPS answers and every period of accounts whose attributes changed, ``rates`` the send periods of the changed invitations,
+#: ``themes`` the months and quarters the changed answers fall in, ``retention`` the touched
+#: periods and those a changed contract span moves, ``risk`` the accounts whose churn-risk inputs
+#: changed (increments/account_slices.sql; every kept row then gets the new as_of and rank).
 #: Every other mart is rebuilt in full on every build: ``mart_account_nps_summary`` (one row
-#: per month/quarter, from mart_account_nps and the contract spans), ``mart_retention`` and
-#: ``mart_churn_risk`` (every account's contract history; churn risk also looks back a window
-#: that moves with every as_of), ``fct_followups``, ``mart_followups`` and ``mart_loop_recovery``
-#: (follow-up decisions and cases, which change in place).
+#: per month/quarter, from mart_account_nps and the contract spans), ``fct_followups``,
+#: ``mart_followups`` and ``mart_loop_recovery`` (follow-up decisions and cases, which change in place).
 INCREMENTAL: dict[str, str] = {
     "fct_survey_responses": "survey",
     "mart_nps": "score",
@@ -94,6 +94,8 @@ INCREMENTAL: dict[str, str] = {
     "mart_ces": "score",
     "mart_response_rates": "rates",
     "mart_account_nps": "account",
+    "mart_retention": "retention",
+    "mart_churn_risk": "risk",
     "fct_comment_themes": "response",
     "mart_comment_themes": "themes",
 }
@@ -103,9 +105,10 @@ _PRUNE_VALUES = ("mart_nps", "mart_csat", "mart_ces")
 #: from (the staging schema's own last build, updated in place, or else the published build).
 BASE_TOKEN = "marts_base."
 #: Working tables of an incremental build (migration 040), emptied when a build starts.
-_WORKING = ("ops.mart_changed_surveys", "ops.mart_changed_accounts", "ops.mart_slices")
+_WORKING = ("ops.mart_changed_surveys", "ops.mart_changed_accounts", "ops.mart_slices", "ops.mart_slice_keys",
+            "ops.mart_slice_cells")
 #: Part of the fingerprint: bump when the incremental logic in this module changes meaning.
-INCREMENTAL_VERSION = "1"
+INCREMENTAL_VERSION = "2"
 #: A watermark older than any data (an empty source table).
 _EPOCH = datetime(1900, 1, 1)
 #: Audit checks (include/sql/marts/checks/<name>.sql); each returns offending rows.
@@ -115,6 +118,9 @@ CHECKS: tuple[str, ...] = ("fct_complete", "unique_keys", "orphan_responses", "c
 #: would find nothing. When one of them fails, the implied check runs first, so the error names
 #: the offending answers rather than only the counts.
 IMPLIED_BY: dict[str, tuple[str, ...]] = {"orphan_responses": ("fct_complete", "unique_keys")}
+#: An incremental build recomputes every churn-risk row (the full SQL, no slice filters) when the
+#: accounts whose inputs changed are at least this share of the active accounts.
+RISK_ALL_SHARE = 0.5
 #: Churn risk looks back this many days before the build instant.
 RISK_WINDOW_DAYS = 180
 #: A relationship cycle counts as unanswered only when its last invitation is this old.
@@ -441,6 +447,9 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
     log.info("marts build into %s: %s (%s)", target, plan["mode"], plan["reason"])
     if incremental:
         params.update({k: plan[k] for k in ("wm_responses", "wm_events", "wm_invitations", "prev_as_of")})
+        # the base build's look-back windows: what left them since is recomputed (churn risk)
+        params["prev_window_start"] = plan["prev_as_of"] - timedelta(days=RISK_WINDOW_DAYS)
+        params["prev_cycle_grace_start"] = plan["prev_as_of"] - timedelta(days=CYCLE_GRACE_DAYS)
         params["base"] = base
 
     def reset_staging(conn) -> None:
@@ -478,11 +487,13 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
     # short lock wait, retried, instead of an unbounded one (nps.bi.retry_on_lock).
     bi.retry_on_lock(wh, reset_staging, f"resetting the staging schema {target}")
     changed = 0
+    risk_all = False
     if incremental:
         started = time.perf_counter()
         with wh.begin() as conn:
             _tune(wh, conn)
             run_mart_sql(wh, conn, "increments/changed_accounts", target, params, base=base)
+            run_mart_sql(wh, conn, "increments/changed_roles", target, params, base=base)
             run_mart_sql(wh, conn, "increments/changed_surveys", target, params, incremental=True, base=base)
             # before the fact table changes: in place, these rows are about to be deleted
             run_mart_sql(wh, conn, "increments/old_periods", target, params, base=base)
@@ -501,15 +512,32 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
             if incremental and step in INCREMENTAL:
                 kept = run_mart_sql(wh, conn, "increments/carry_forward", target, None, incremental=True,
                                     base=base, mart=step, kind=INCREMENTAL[step], in_place=in_place)
-                rows = run_mart_sql(wh, conn, step, target, params, incremental=True, base=base)
+                whole = step == "mart_churn_risk" and risk_all  # every row recomputed: the full SQL
+                rows = run_mart_sql(wh, conn, step, target, params, incremental=not whole, base=base)
                 if step in _PRUNE_VALUES:
                     run_mart_sql(wh, conn, "increments/prune_values", target, None, mart=step)
+                if step == "mart_churn_risk" and not whole:
+                    run_mart_sql(wh, conn, "increments/risk_ranks", target, params)
                 rows = f"{rows} recomputed, " + (f"{kept} deleted in place" if in_place else f"{kept} copied from {base}")
             else:
                 rows = run_mart_sql(wh, conn, step, target, params)
             if incremental and step == "calendar":
                 run_mart_sql(wh, conn, "increments/slices", target, params, incremental=True, base=base)
                 if not wh.is_duckdb:
+                    wh.run_sql(conn, "ANALYZE ops.mart_slices")
+                    wh.run_sql(conn, "ANALYZE ops.mart_slice_cells")
+            if incremental and step == "account_spans":
+                run_mart_sql(wh, conn, "increments/account_slices", target, params, base=base)
+                risk, active = conn.execute(sa.text(
+                    "SELECT (SELECT COUNT(*) FROM ops.mart_slice_keys WHERE slice = 'risk'), "
+                    "(SELECT COUNT(*) FROM ops.mart_account_spans WHERE lost_on IS NULL)")).one()
+                risk_all = risk >= RISK_ALL_SHARE * active
+                if risk_all:
+                    run_mart_sql(wh, conn, "increments/risk_all", target, params, base=base)
+                log.info("churn risk: %d accounts touched, %d active (%s)", risk, active,
+                         "every row recomputed" if risk_all else "the others keep their rows")
+                if not wh.is_duckdb:
+                    wh.run_sql(conn, "ANALYZE ops.mart_slice_keys")
                     wh.run_sql(conn, "ANALYZE ops.mart_slices")
             if not wh.is_duckdb and step in _ANALYZE_AFTER:
                 table = f"{target}.{step}" if step in MARTS else f"ops.mart_{step}"
@@ -594,6 +622,7 @@ def audit(wh: Warehouse, config: ProgramConfig | None = None) -> list[str]:
         _tune(wh, conn)
 
         def run(check: str) -> None:
+            started = time.perf_counter()
             path = wh.sql_path(f"marts/checks/{check}")
             text = render_mart_sql(path, incremental=incremental).replace(STAGING_TOKEN, f"{target}.")
             (stmt,) = split_statements(text)
@@ -605,6 +634,7 @@ def audit(wh: Warehouse, config: ProgramConfig | None = None) -> list[str]:
                 count = int(conn.execute(sa.text(sql), params).scalar())
                 log.error("mart audit check %s failed on %s with %d offending row(s)", check, target, count)
                 raise MartCheckError(check, count, examples)
+            log.info("mart audit check %s passed in %.1f s", check, time.perf_counter() - started)
 
         for check in CHECKS:
             if check in IMPLIED_BY and all(c in passed for c in IMPLIED_BY[check]):

@@ -101,6 +101,23 @@ def churned_accounts(d: Data, wh, h: dict[str, str]) -> None:
         wh.run_sql(conn, "UPDATE src.accounts SET industry = 'Telecommunications', arr = 60000 WHERE account_id = 'A2'")
 
 
+def contract_changes(d: Data, wh, h: dict[str, str]) -> None:
+    """A3's contract end recorded late (back-dated to September 30), a new account that started in
+    October: retention from late September on and both accounts' churn-risk rows change."""
+    with wh.begin() as conn:
+        wh.run_sql(conn, "UPDATE src.contracts SET end_date = DATE '2026-09-30', ended_reason = 'churned' "
+                         "WHERE account_id = 'A3'")
+    d.account("A5", industry="SaaS", segment="SMB", region="EMEA", arr=7000.0, start=date(2026, 10, 5))
+
+
+def moved_contact(d: Data, wh, h: dict[str, str]) -> None:
+    """A1-C2 moves to A2 and answers there: its latest NPS answer leaves A1 (churn risk of both)."""
+    with wh.begin() as conn:
+        wh.run_sql(conn, "UPDATE src.contacts SET account_id = 'A2' WHERE contact_id = 'A1-C2'")
+    next(c for c in d.contacts if c["contact_id"] == "A1-C2")["account_id"] = "A2"
+    d.answer("A1-C2", "nps", 1, datetime(2026, 11, 20, 9))
+
+
 def new_email_events(d: Data, wh, h: dict[str, str]) -> None:
     """A bounce of an October invitation, reported in November."""
     d.event(h["open oct"], "bounce", datetime(2026, 10, 26, 9, 5), loaded_at=LOADED)
@@ -122,7 +139,10 @@ SCENARIOS = {
     "churned_accounts": [churned_accounts],
     "new_email_events": [new_email_events],
     "new_answers": [new_answers],
-    "all_at_once": [late_answers, changed_answers, deleted_contacts, churned_accounts, new_email_events, new_answers],
+    "contract_changes": [contract_changes],
+    "moved_contact": [moved_contact],
+    "all_at_once": [late_answers, changed_answers, deleted_contacts, churned_accounts, new_email_events, new_answers,
+                    contract_changes],
 }
 #: Surveys the incremental build recomputes, counted by hand: the changed survey itself, plus
 #: every invitation of a changed account (A2: 4 NPS + 1 CSAT + open September; A4 new: 1) and
@@ -134,6 +154,8 @@ CHANGED = {
     "churned_accounts": 10,  # A2's invitations: 8 NPS (2 contacts x 4 months) + 1 CSAT + open September
     "new_email_events": 1,
     "new_answers": 3,  # A4's answer (A4 is also a new account: the same survey), A1-C1's answer, the CES invitation
+    "contract_changes": 0,  # contracts touch no survey (A5 is a new account without invitations)
+    "moved_contact": 1,  # the new answer (the contact's role is unchanged)
     "all_at_once": 1 + 2 + 4 + 10 + 1 + 3 - 2,  # overlaps: the late and one re-answered survey are A2's
 }
 
@@ -191,13 +213,15 @@ def _build_and_compare(wh, program_config, scenario: str, *, in_place: bool) -> 
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-def test_incremental_build_in_place_equals_full_build(warehouse, program_config, scenario):
+def test_incremental_build_in_place_equals_full_build(warehouse, program_config, scenario, monkeypatch):
     """The daily case: the staging schema holds the build before the published one."""
+    monkeypatch.setattr(marts, "RISK_ALL_SHARE", 100.0)  # churn risk sliced however many accounts changed
     _build_and_compare(warehouse, program_config, scenario, in_place=True)
 
 
-def test_incremental_build_copying_from_the_published_build_equals_full_build(warehouse, program_config):
+def test_incremental_build_copying_from_the_published_build_equals_full_build(warehouse, program_config, monkeypatch):
     """The first incremental build after a full one: the other schema has no build of its own."""
+    monkeypatch.setattr(marts, "RISK_ALL_SHARE", 0.0)  # and churn risk rebuilt whole (most accounts changed)
     _build_and_compare(warehouse, program_config, "all_at_once", in_place=False)
 
 
@@ -264,3 +288,67 @@ def test_full_rebuild_param_and_unsafe_changes_force_a_full_rebuild(warehouse, p
     assert plan["mode"] == "full" and "responses_count: 23 then, 24 now" in plan["reason"]
     marts.rebuild(warehouse, T2, program_config)
     assert _nps(warehouse, "month", date(2026, 9, 1))[0] == 6
+
+
+def window_history(d: Data, wh) -> None:
+    """History whose churn risk and retention move with the build date alone (no new rows): an
+    answer and a low CSAT that leave the 180-day look-back window, relationship cycles whose last
+    invitation leaves the 14-day grace period, a detractor case that becomes overdue, a contract
+    that ends and one that starts between the builds."""
+    d.contact("A3-C2", "A3", role="decision_maker")
+    d.answer("A3-C2", "nps", 3, datetime(2026, 5, 15, 10))  # in the window as of T1, out of it by T2
+    d.answer("A2-C2", "csat", 1, datetime(2026, 5, 20, 10), program="transactional", touchpoint="purchase")
+    d.account("A6", industry="Retail", arr=30000.0, start=date(2025, 3, 1), end=date(2026, 11, 12), reason="churned")
+    d.contact("A6-C1", "A6", role="decision_maker")
+    d.answer("A6-C1", "nps", 9, datetime(2026, 9, 9, 10), cycle="K0")
+    d.account("A7", industry="SaaS", arr=8000.0, start=date(2026, 11, 16))  # a contract signed ahead of its start
+    d.contact("A7-C1", "A7", role="user")
+    d.answer("A7-C1", "nps", 6, datetime(2026, 4, 2, 10), cycle="K0")
+    # A7: cycle K0 answered (April), K1 (June) and K2 (October 30) never answered: as of T1 K2 is
+    # within the grace period (the last two: K1, K0), from November 13 on it is not (K2, K1).
+    d.invite("A7-C1", "nps", datetime(2026, 6, 1, 9), cycle="K1")
+    d.invite("A7-C1", "nps", datetime(2026, 10, 30, 9), cycle="K2")
+    d.invite("A6-C1", "nps", datetime(2026, 10, 25, 9), cycle="K1")
+    d.invite("A6-C1", "nps", datetime(2026, 10, 28, 9), cycle="K2")
+
+
+def _open_case(wh, survey_id: str, account_id: str, contact_id: str, due_at: datetime) -> None:
+    with wh.begin() as conn:
+        wh.run_sql(conn, "INSERT INTO ops.followup_cases (case_id, survey_id, account_id, contact_id, survey_type, "
+                         "score, category, status, opened_at, due_at, escalation_level, updated_at) VALUES "
+                         "(:c, :s, :a, :p, 'nps', 3, 'detractor', 'open', :o, :d, 0, :o)",
+                   {"c": f"case/{survey_id}", "s": survey_id, "a": account_id, "p": contact_id,
+                    "o": datetime(2026, 10, 20, 10), "d": due_at})
+
+
+@pytest.mark.parametrize("days", [
+    pytest.param([T1 + timedelta(days=1)], id="next-day"),
+    pytest.param([T1 + timedelta(days=8), T1 + timedelta(days=12), T1 + timedelta(days=15)], id="daily-builds"),
+    pytest.param([T2], id="three-weeks"),
+])
+def test_the_window_moving_with_no_new_data_equals_full_build(warehouse, program_config, days, monkeypatch):
+    """Nothing loaded after the first build: churn risk's windows, the contract spans and an SLA
+    deadline move with the build date alone, and the incremental builds follow them."""
+    monkeypatch.setattr(marts, "RISK_ALL_SHARE", 100.0)  # churn risk sliced however many accounts changed
+    d = Data()
+    h = base(d)
+    window_history(d, warehouse)
+    d.load(warehouse)
+    _open_case(warehouse, h["nps A2-C1 9"], "A2", "A2-C1", datetime(2026, 11, 8, 12))
+    marts.rebuild(warehouse, T1, program_config)
+    marts.rebuild(warehouse, T1, program_config)  # yesterday's build: from now on in place
+    before = snapshot(warehouse)
+    for as_of in days:
+        marts.rebuild(warehouse, as_of, program_config)
+        assert published_state(warehouse)["mode"] == "incremental"
+    incremental = snapshot(warehouse)
+    marts.rebuild(warehouse, days[-1], program_config, full_rebuild=True)
+    full = snapshot(warehouse)
+    for table in marts.MARTS:
+        assert incremental[table] == full[table], f"{days}: {table} differs between incremental and full"
+    assert incremental["mart_churn_risk"] != before["mart_churn_risk"]
+    if days[-1] >= T1 + timedelta(days=15):
+        risk = {r["account_id"]: r for r in warehouse.query("SELECT * FROM marts.mart_churn_risk")}
+        assert "A6" not in risk and "A7" in risk  # A6's contract ended on November 12, A7's began on the 16th
+        assert risk["A7"]["no_answer_two_cycles"] and risk["A2"]["overdue_detractor_case"]
+        assert not risk["A2"]["low_csat"]  # its only low CSAT (May 20) left the window

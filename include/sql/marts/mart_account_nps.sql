@@ -2,8 +2,8 @@
 -- account_id), grains month and quarter (a week is too short for an account-level score), for
 -- accounts with at least one counted NPS answer in the period: the account's
 -- NPS, mean score and respondents per role. Contacts are grouped first, so no DISTINCT counts.
--- Incremental builds recompute the periods of ops.mart_slices 'account' and every period of
--- the accounts in ops.mart_changed_accounts.
+-- Incremental builds recompute the (period, account) cells the changed NPS answers fall in
+-- (ops.mart_slice_cells; every answer of an account whose attributes changed is a changed one).
 {% import '_incremental_macros.sql.j2' as inc with context -%}
 INSERT INTO marts_staging.mart_account_nps (
     period_grain, period_start, period_end, account_id, account_name, industry, segment, region,
@@ -24,8 +24,8 @@ WITH by_contact AS (
     FROM marts_staging.fct_survey_responses
     WHERE survey_type = 'nps'
 {%- if incremental %}
-        AND ({{ inc.in_period('responded_at', 'account', 'month') }}
-            OR account_id IN (SELECT account_id FROM ops.mart_changed_accounts))
+        AND responded_at >= (SELECT MIN(period_start) FROM ops.mart_slice_cells WHERE period_grain = 'month')
+        AND {{ inc.in_cells("'month'", "CAST(date_trunc('month', fct_survey_responses.responded_at) AS DATE)", 'fct_survey_responses.account_id') }}
 {%- endif %}
     GROUP BY 2, 3, 4
     UNION ALL
@@ -40,8 +40,8 @@ WITH by_contact AS (
     FROM marts_staging.fct_survey_responses
     WHERE survey_type = 'nps'
 {%- if incremental %}
-        AND ({{ inc.in_period('responded_at', 'account', 'quarter') }}
-            OR account_id IN (SELECT account_id FROM ops.mart_changed_accounts))
+        AND responded_at >= (SELECT MIN(period_start) FROM ops.mart_slice_cells WHERE period_grain = 'quarter')
+        AND {{ inc.in_cells("'quarter'", "CAST(date_trunc('quarter', fct_survey_responses.responded_at) AS DATE)", 'fct_survey_responses.account_id') }}
 {%- endif %}
     GROUP BY 2, 3, 4
 ),

@@ -3,6 +3,12 @@
 -- points and level, and the ARR at risk (DOMAIN.md section 6: detractor accounts 0.5 x ARR short
 -- term, passive accounts 0.3 x ARR long term); risk_rank 1 is the riskiest revenue. An account with a
 -- detractor case open or in progress past its due time (ops.followup_cases) scores one more point.
+-- Incremental builds recompute the rows of the accounts of ops.mart_slice_keys 'risk'
+-- (increments/account_slices.sql: what the changed answers, invitations, accounts, contract spans,
+-- follow-up cases and the moving windows touch); increments/risk_ranks.sql then gives every
+-- row the new as_of and rank.
+{% import '_incremental_macros.sql.j2' as inc with context -%}
+{%- set risk = "(SELECT key FROM ops.mart_slice_keys WHERE slice = 'risk')" -%}
 INSERT INTO marts_staging.mart_churn_risk (
     as_of, risk_rank, account_id, account_name, industry, segment, region, owner_name, arr,
     nps_respondents, nps_mean_score, nps_category, last_response_at, recent_detractor,
@@ -12,6 +18,9 @@ INSERT INTO marts_staging.mart_churn_risk (
 WITH active AS (
     SELECT account_id FROM ops.mart_account_spans
     WHERE first_start <= :as_of_date AND (lost_on IS NULL OR lost_on > :as_of_date)
+{%- if incremental %}
+        AND account_id IN {{ risk }}
+{%- endif %}
 ),
 nps_latest AS (
     -- Each contact's latest NPS answer, with the score of the answer before it (at any time).
@@ -21,6 +30,11 @@ nps_latest AS (
         LEAD(score) OVER (PARTITION BY contact_id ORDER BY responded_at DESC, response_id DESC) AS previous_score
     FROM marts_staging.fct_survey_responses
     WHERE survey_type = 'nps'
+{%- if incremental %}
+        -- every NPS answer of the contacts with one for a recomputed account (wherever the others went)
+        AND contact_id IN (SELECT contact_id FROM marts_staging.fct_survey_responses
+                           WHERE survey_type = 'nps' AND account_id IN {{ risk }})
+{%- endif %}
 ),
 nps_acc AS (
     SELECT
@@ -40,6 +54,9 @@ other AS (
         MAX(CASE WHEN survey_type = 'ces' AND score <= 3 AND responded_at >= :window_start THEN 1 ELSE 0 END) AS high_effort,
         MAX(responded_at) AS last_response_at
     FROM marts_staging.fct_survey_responses
+{%- if incremental %}
+    WHERE account_id IN {{ risk }}
+{%- endif %}
     GROUP BY account_id
 ),
 cycles AS (
@@ -47,8 +64,17 @@ cycles AS (
         i.account_id, i.cycle, MAX(i.sent_at) AS last_sent,
         MAX(CASE WHEN f.survey_id IS NOT NULL THEN 1 ELSE 0 END) AS answered
     FROM ops.survey_invitations AS i
+{%- if incremental %}
+    -- a survey's fact row has its invitation's account (survey_id is unique in the ledger)
+    LEFT JOIN (SELECT survey_id FROM marts_staging.fct_survey_responses WHERE account_id IN {{ risk }}) AS f
+        ON f.survey_id = i.survey_id
+{%- else %}
     LEFT JOIN marts_staging.fct_survey_responses AS f ON f.survey_id = i.survey_id
+{%- endif %}
     WHERE i.program = 'relationship' AND i.sent_at IS NOT NULL AND i.sent_at < :cycle_grace_start
+{%- if incremental %}
+        AND i.account_id IN {{ risk }}
+{%- endif %}
     GROUP BY i.account_id, i.cycle
 ),
 last_cycles AS (

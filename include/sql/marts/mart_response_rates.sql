@@ -49,7 +49,13 @@ inv AS (
         END AS delivered
     FROM ops.survey_invitations AS i
     LEFT JOIN src.accounts AS a ON a.account_id = i.account_id
+{%- if incremental %}
+    -- a fact row carries its invitation's sent_at (a changed sent_at makes the survey a changed one)
+    LEFT JOIN (SELECT survey_id FROM marts_staging.fct_survey_responses
+               WHERE {{ inc.in_any_period('sent_at', 'rates') }}) AS f ON f.survey_id = i.survey_id
+{%- else %}
     LEFT JOIN marts_staging.fct_survey_responses AS f ON f.survey_id = i.survey_id
+{%- endif %}
     LEFT JOIN ev AS e1 ON e1.k = i.send_key
     LEFT JOIN ev_by_survey AS e2 ON e2.k = i.survey_id
     WHERE i.sent_at IS NOT NULL AND i.sent_at < :as_of

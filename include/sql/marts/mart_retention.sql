@@ -5,6 +5,9 @@
 -- at start + acquired - lost. Retention = (at end - acquired) / at start, churn = lost / at start
 -- (DOMAIN.md section 1). Then, for accounts that answered NPS in the period and were customers
 -- at its end, the churn in the following period by the category of their latest answer.
+-- Incremental builds recompute the periods of ops.mart_slices 'retention' (the touched periods,
+-- and those a changed contract span moves: increments/account_slices.sql).
+{% import '_incremental_macros.sql.j2' as inc with context -%}
 INSERT INTO marts_staging.mart_retention (
     period_grain, period_start, period_end, customers_at_start, customers_acquired,
     customers_lost, customers_at_end, retention_rate_pct, churn_rate_pct, promoter_accounts,
@@ -28,6 +31,9 @@ flows AS (
         CAST(COALESCE(SUM(CASE WHEN x.d >= cal.period_start THEN x.lost ELSE 0 END), 0) AS BIGINT) AS lost
     FROM ops.mart_calendar AS cal
     LEFT JOIN daily AS x ON x.d < cal.period_end
+{%- if incremental %}
+    WHERE {{ inc.is_slice('cal', 'retention') }}
+{%- endif %}
     GROUP BY 1, 2
 ),
 ranked AS (
@@ -50,6 +56,9 @@ ranked AS (
                 + CASE category WHEN 'promoter' THEN 2 WHEN 'passive' THEN 1 ELSE 0 END AS k
         FROM marts_staging.fct_survey_responses
         WHERE survey_type = 'nps'
+{%- if incremental %}
+            AND {{ inc.in_any_period('responded_at', 'retention') }}
+{%- endif %}
     ) AS x
     GROUP BY GROUPING SETS ((week_start, account_id), (month_start, account_id), (quarter_start, account_id))
 ),
@@ -76,6 +85,10 @@ by_category AS (
             END AS DATE) AS period_end
         FROM ops.mart_calendar
     ) AS nx ON nx.period_grain = r.period_grain AND nx.period_start = r.period_start
+{%- if incremental %}
+    -- a row's other grains' groups hold only the sliced periods' answers: complete only when sliced
+    WHERE {{ inc.is_slice('r', 'retention') }}
+{%- endif %}
     GROUP BY 1, 2
 )
 SELECT

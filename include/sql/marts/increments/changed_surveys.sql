@@ -3,8 +3,9 @@
 -- build, or the published one): new or repeated answers (loaded after the base build's
 -- watermark, or answered between its as_of and this one), ledger rows claimed, sent or updated
 -- since, email events loaded since (or that happened between the two as_of), answers of contacts
--- whose role now differs from what the base fact table shows (changed or deleted contacts), and
--- every invitation of an account in ops.mart_changed_accounts.
+-- whose role now differs from what the base fact table shows (changed, added or deleted contacts:
+-- ops.mart_slice_keys 'role', increments/changed_roles.sql), and every invitation of an account
+-- in ops.mart_changed_accounts.
 INSERT INTO ops.mart_changed_surveys (survey_id)
 SELECT survey_id FROM ops.raw_responses
 WHERE loaded_at > :wm_responses OR (responded_at >= :prev_as_of AND responded_at < :as_of)
@@ -24,8 +25,7 @@ WHERE e.send_key IS NULL AND e.survey_id IS NOT NULL
 UNION
 SELECT f.survey_id
 FROM marts_base.fct_survey_responses AS f
-LEFT JOIN src.contacts AS c ON c.contact_id = f.contact_id
-WHERE f.role IS DISTINCT FROM c.role
+WHERE f.contact_id IN (SELECT key FROM ops.mart_slice_keys WHERE slice = 'role')
 UNION
 SELECT i.survey_id
 FROM ops.survey_invitations AS i

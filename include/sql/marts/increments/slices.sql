@@ -4,7 +4,8 @@
 -- periods added or removed since the base build. score_out (rows rebuilt in mart_nps/csat/ces) = touched and
 -- the period after each (its previous-period comparison changes); score_in (answers read) =
 -- score_out and the period before each. account = touched. rates = the send periods of the
--- changed surveys' invitations.
+-- changed surveys' invitations. And the (month or quarter, account) cells of the changed
+-- surveys' NPS answers now (ops.mart_slice_cells; the base build's: old_periods.sql).
 INSERT INTO ops.mart_slices (slice, period_grain, period_start)
 WITH days AS (
     SELECT DISTINCT CAST(f.responded_at AS DATE) AS d
@@ -71,3 +72,18 @@ UNION
 SELECT DISTINCT 'rates', 'month', CAST(date_trunc('month', CAST(d AS TIMESTAMP)) AS DATE) FROM sent_days
 UNION
 SELECT DISTINCT 'rates', 'quarter', CAST(date_trunc('quarter', CAST(d AS TIMESTAMP)) AS DATE) FROM sent_days;
+INSERT INTO ops.mart_slice_cells (period_grain, period_start, account_id)
+WITH answers AS (
+    SELECT DISTINCT CAST(date_trunc('month', f.responded_at) AS DATE) AS month_start, f.account_id
+    FROM marts_staging.fct_survey_responses AS f
+    JOIN ops.mart_changed_surveys AS c ON c.survey_id = f.survey_id
+    WHERE f.survey_type = 'nps'
+),
+cells AS (
+    SELECT 'month' AS period_grain, month_start AS period_start, account_id FROM answers
+    UNION
+    SELECT 'quarter', CAST(date_trunc('quarter', CAST(month_start AS TIMESTAMP)) AS DATE), account_id FROM answers
+)
+SELECT period_grain, period_start, account_id FROM cells
+EXCEPT
+SELECT period_grain, period_start, account_id FROM ops.mart_slice_cells;
