@@ -7,6 +7,8 @@ version (path + checksum):
 2. Rows left by an interrupted earlier attempt are deleted, then each chunk commits on its own
    (so memory and transaction size stay bounded): valid rows go to ``ops.raw_responses``, exact
    duplicates of rows already there are skipped and counted, the rest go to ``ops.quarantine``.
+   A chunk is checked (tokens, ledger, GX) while the chunk before it is written, by a writer
+   thread on its own connection: one write at a time, in file order (``_write_behind``).
 3. The audit row is written last, after ``rows read = loaded + quarantined + duplicates`` is
    checked; then the file moves to ``archive/``. A file that cannot be parsed is set aside in
    ``rejected/`` with its reason and the next file loads.
@@ -14,7 +16,7 @@ version (path + checksum):
 The four audit numbers come from four independent sources, so the balance can fail: rows read is
 the readers' record count (before any checks), loaded and quarantined are counted in the
 warehouse (rows of this ``file_id`` in ``ops.raw_responses`` / ``ops.quarantine``), duplicates
-are the staged rows whose ``response_id`` was already stored, counted before each insert. A file
+are the chunk's rows whose ``response_id`` was already stored, counted before each insert. A file
 whose audit fails (rows were lost on the way) leaves no rows behind: its rows are deleted, it is
 moved to ``rejected/`` with the reason, no audit row is written (so the same file can be dropped
 again once the cause is fixed) and the result says ``rejected``. Any other error mid-file also
@@ -23,6 +25,9 @@ deletes the file's rows before it is raised; a retry starts the file again.
 ``raw_responses.response_id`` is a hash of survey_id, responded_at, score and comment, so the
 same answer arriving twice (a rerun, an overlapping export, a fixed file) is stored once. A
 survey answered twice (different time or score) keeps both rows; the latest responded_at counts.
+(On PostgreSQL the chunk's new rows are copied in without ON CONFLICT: should another loader
+store one of them in between, the key is violated, the file's rows are removed and the retry
+counts it as a duplicate.)
 """
 
 from __future__ import annotations
