@@ -9,7 +9,7 @@ Prints ``bench <metric> <value> <unit>`` lines:
   ingest_<engine>_peak_mb  (1M rows; CPU seconds tell what a shared, busy machine hides)
 - ingest_duckdb_2m_peak_mb and ingest_memory_ratio_2m_vs_1m  (bounded memory: target <= 1.2)
 
-Targets (2 cores): 1M rows within 60 s on DuckDB and 120 s on PostgreSQL, peak memory < 1 GB.
+Targets (2 cores, issue 16): 1M rows within 15 s on DuckDB and 20 s on PostgreSQL, peak memory < 1 GB.
 Run: ``.venv/bin/python benchmarks/bench_ingest.py`` from the project root. The generated inputs
 (about 450 MB) stay in /tmp/nps-bench-ingest and are reused by the next run; warehouses are
 scratch (a DuckDB file there, a PostgreSQL database dropped at the end).

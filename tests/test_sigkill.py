@@ -64,13 +64,14 @@ def test_ingestion_killed_after_two_committed_chunks_then_rerun(warehouse, tmp_p
         from nps.ingest import load
         from nps.ingest.landing import Landing
         from nps.warehouse import Warehouse
-        real, done = load.ResponseLoader._chunk, []
-        def then_die(self, *args):
-            real(self, *args)
+        real, done = load.ResponseLoader._write, []
+        def then_die(self, *args):  # in the writer thread, after the chunk's commit
+            dupes = real(self, *args)
             done.append(1)
             if len(done) == 2:
                 os.kill(os.getpid(), signal.SIGKILL)
-        load.ResponseLoader._chunk = then_die
+            return dupes
+        load.ResponseLoader._write = then_die
         load.ingest_responses(Warehouse({wh.url!r}), Landing({str(landing)!r}), secret={SECRET!r},
                               config=load_config(), chunk_rows=8)
     """)

@@ -110,6 +110,35 @@ def _dicts(res) -> list[dict[str, Any]]:
 LIST_CHUNK = 10_000
 
 
+def _arrow_csv(df) -> bytes | None:  # noqa: ANN001 - a pandas DataFrame
+    """The frame as COPY CSV written by Arrow, or None when a column is not plain text, numbers,
+    booleans or timestamps without a zone (pandas' ``to_csv`` writes those). Arrow writes in C++
+    without holding the GIL, several times faster than ``to_csv``: a bulk load can run beside
+    Python work (``nps.ingest.load``). Nulls are unquoted empty fields, strings are quoted."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        table = pa.Table.from_pandas(df, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    fields = []
+    for field in table.schema:
+        t = field.type
+        if pa.types.is_timestamp(t) and t.tz is None:
+            # microseconds, cut like pandas' %f, never rounded
+            fields.append(pa.field(field.name, pa.timestamp("us")))
+        elif (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t) or pa.types.is_floating(t)
+              or pa.types.is_boolean(t) or pa.types.is_null(t)):
+            fields.append(field)
+        else:
+            return None
+    table = table.cast(pa.schema(fields), safe=False)
+    buf = io.BytesIO()
+    pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False))
+    return buf.getvalue()
+
+
 def holding(fn):
     """Run ``fn(wh, ...)`` with its warehouse held open (``Warehouse.held``): for the program's
     units of work (a build step, a decision run, a send), whoever calls them."""
@@ -317,12 +346,17 @@ class Warehouse:
             finally:
                 raw.unregister(view)
         else:
-            buf = io.StringIO()
-            df[cols].to_csv(buf, index=False, header=False, na_rep=_PG_NULL, date_format="%Y-%m-%d %H:%M:%S.%f")
+            data = _arrow_csv(df[cols])
+            if data is not None:  # NULL is an unquoted empty field, an empty string is ""
+                copy_sql = f"COPY {table} ({col_list}) FROM STDIN WITH (FORMAT csv)"
+            else:
+                buf = io.StringIO()
+                df[cols].to_csv(buf, index=False, header=False, na_rep=_PG_NULL, date_format="%Y-%m-%d %H:%M:%S.%f")
+                data = buf.getvalue()
+                copy_sql = f"COPY {table} ({col_list}) FROM STDIN WITH (FORMAT csv, NULL '{_PG_NULL}')"
             raw = conn.connection.driver_connection
-            copy_sql = f"COPY {table} ({col_list}) FROM STDIN WITH (FORMAT csv, NULL '{_PG_NULL}')"
             with raw.cursor() as cur, cur.copy(copy_sql) as copy:
-                copy.write(buf.getvalue())
+                copy.write(data)
         return len(df)
 
     # -- migrations ----------------------------------------------------------------------------

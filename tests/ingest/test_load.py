@@ -243,19 +243,30 @@ def test_interrupted_attempt_is_cleaned_up(ledger, landing, signer, program_conf
     assert [x["score"] for x in wh.query("SELECT score FROM ops.raw_responses")] == [10]
 
 
-def _lossy_bulk_load(monkeypatch, table: str = "ingest_stage_responses", lose: int = 1):
-    """Make the warehouse's bulk load silently drop the last ``lose`` rows of every frame for ``table``."""
+def _lossy_bulk_load(monkeypatch, lose: int = 1):
+    """Make the bulk load of each chunk's rows silently drop the last ``lose`` rows of every frame
+    (on PostgreSQL the COPY into ops.raw_responses, on DuckDB the frame it reads in place)."""
+    from nps.ingest import load
     from nps.warehouse import Warehouse
 
-    real = Warehouse.load_df
+    real_staged, real_load = load.ResponseLoader._staged, Warehouse.load_df
 
-    def lossy(self, conn, target, df, columns=None):
-        if target == table and len(df) > lose:
+    def lossy_staged(self, conn, rows):
+        return real_staged(self, conn, rows.iloc[:-lose] if len(rows) > lose else rows)
+
+    def lossy_load(self, conn, target, df, columns=None):
+        if target == "ops.raw_responses" and len(df) > lose:
             df = df.iloc[:-lose]
-        return real(self, conn, target, df, columns)
+        return real_load(self, conn, target, df, columns)
 
-    monkeypatch.setattr(Warehouse, "load_df", lossy)
-    return lambda: monkeypatch.setattr(Warehouse, "load_df", real)
+    monkeypatch.setattr(load.ResponseLoader, "_staged", lossy_staged)
+    monkeypatch.setattr(Warehouse, "load_df", lossy_load)
+
+    def repair():
+        monkeypatch.setattr(load.ResponseLoader, "_staged", real_staged)
+        monkeypatch.setattr(Warehouse, "load_df", real_load)
+
+    return repair
 
 
 def test_a_real_loss_fails_the_audit_and_leaves_no_rows(ledger, landing, signer, program_config, monkeypatch):
@@ -313,18 +324,53 @@ def test_a_crash_mid_file_removes_the_committed_chunks(ledger, landing, signer, 
 
     wh = ledger
     drop(landing, "a.csv", kitchen_sink(signer))
-    real = load.ResponseLoader._chunk
+    real = load.ResponseLoader._check
     calls = []
 
-    def dies_on_third(self, conn, f, chunk, seen, r):
+    def dies_on_third(self, lookup, f, chunk, seen, r):
         calls.append(len(chunk))
         if len(calls) == 3:
             raise ConnectionError("the warehouse went away")
-        real(self, conn, f, chunk, seen, r)
+        return real(self, lookup, f, chunk, seen, r)
 
-    monkeypatch.setattr(load.ResponseLoader, "_chunk", dies_on_third)
+    monkeypatch.setattr(load.ResponseLoader, "_check", dies_on_third)
     with pytest.raises(ConnectionError):
         run(wh, landing, program_config, chunk_rows=8)
     assert calls == [8, 8, 6]
     assert (wh.scalar("SELECT COUNT(*) FROM ops.raw_responses"), wh.scalar("SELECT COUNT(*) FROM ops.quarantine")) == (0, 0)
     assert (landing.root / "responses" / "a.csv").is_file()  # still waiting: the retry loads it
+
+
+def test_a_failed_write_stops_the_file_and_removes_its_rows(ledger, landing, signer, program_config, monkeypatch):
+    """Chunks are written behind the checks, in another thread: a write that fails stops the file
+    (at most one more chunk is checked, none is written after it), its error is raised, every
+    committed chunk of the file is removed, and the file waits for the retry, which loads it whole."""
+    from nps.ingest import load
+
+    wh = ledger
+    drop(landing, "a.csv", kitchen_sink(signer))
+    real_write, real_check = load.ResponseLoader._write, load.ResponseLoader._check
+    written, checked = [], []
+
+    def fails_second(self, conn, f, c):
+        written.append(c.n)
+        if len(written) == 2:
+            raise ConnectionError("the warehouse went away mid-write")
+        return real_write(self, conn, f, c)
+
+    def counts_checks(self, lookup, f, chunk, seen, r):
+        checked.append(len(chunk))
+        return real_check(self, lookup, f, chunk, seen, r)
+
+    monkeypatch.setattr(load.ResponseLoader, "_write", fails_second)
+    monkeypatch.setattr(load.ResponseLoader, "_check", counts_checks)
+    with pytest.raises(ConnectionError, match="mid-write"):
+        run(wh, landing, program_config, chunk_rows=8)
+    assert written == [8, 8] and checked == [8, 8, 6]
+    assert (wh.scalar("SELECT COUNT(*) FROM ops.raw_responses"), wh.scalar("SELECT COUNT(*) FROM ops.quarantine")) == (0, 0)
+    assert wh.scalar("SELECT COUNT(*) FROM ops.ingest_files") == 0
+    assert (landing.root / "responses" / "a.csv").is_file()
+    monkeypatch.setattr(load.ResponseLoader, "_write", real_write)
+    [again] = run(wh, landing, program_config, chunk_rows=8)
+    assert counts(again) == ("loaded", 22, 5, 17, 0, 4)
+    assert_lines_accounted(wh, again.file_id, SINK_LINES, set())

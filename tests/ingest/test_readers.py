@@ -99,3 +99,38 @@ def test_jsonl_values_and_bad_lines():
 def test_empty_jsonl_is_rejected():
     with pytest.raises(RejectedFileError, match="empty"):
         rows(b"\n", read_jsonl_chunks)
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_plain_lines_read_as_the_csv_module_reads_them(delimiter):
+    """Lines without quotes are split directly (the fast path), quoted and odd lines go through the
+    csv module; every row's fields are what the csv module alone makes of the line."""
+    import csv
+
+    d = delimiter
+    body = [
+        f"t1{d}7{d} spaced comment {d}2026-11-03T10:00:00Z{d}EN",
+        f"t2{d} 9 {d}{d}2026-11-03{d}",
+        f'"t3"{d}5{d}"quoted{d} with delimiter"{d}2026-11-03{d}de',
+        f"t4{d}1{d}it's fine{d}2026-11-03{d}pl",
+        "",
+        f"  {d}  {d}  {d}  {d}  ",
+        f't5{d}2{d}a "quote" inside{d}2026-11-03{d}en',
+        f"t6{d}3{d}too{d}many{d}fields{d}here",
+        f"t7{d}4{d}last line without a newline{d}2026-11-03{d}fr",
+    ]
+    header = d.join(["token", "score", "comment", "responded_at", "locale"])
+    got = rows(("\n".join([header, *body])).encode("utf-8"))
+    want = []
+    for line_no, line in enumerate(body, 2):
+        [rec] = list(csv.reader([line], delimiter=d)) or [[]]
+        if not rec or (len(rec) == 1 and not rec[0].strip()):
+            continue
+        if len(rec) != 5:
+            want.append((line_no, line, None, None, None, None, None, "ragged_row"))
+            continue
+        blank = [v.strip() or None for v in rec]
+        want.append((line_no, line, blank[0], blank[1], rec[2] if rec[2].strip() else None, blank[3], blank[4], None))
+    assert [(r["line"], r["original"], r["token"], r["score"], r["comment"], r["responded_at"], r["locale"], r["parse_rule"])
+            for r in got] == want
+    assert len(got) == 8  # the blank line is no row; the all-blank fields are a row (its rules quarantine it)

@@ -7,6 +7,8 @@ version (path + checksum):
 2. Rows left by an interrupted earlier attempt are deleted, then each chunk commits on its own
    (so memory and transaction size stay bounded): valid rows go to ``ops.raw_responses``, exact
    duplicates of rows already there are skipped and counted, the rest go to ``ops.quarantine``.
+   A chunk is checked (tokens, ledger, GX) while the chunk before it is written, by a writer
+   thread on its own connection: one write at a time, in file order (``_write_behind``).
 3. The audit row is written last, after ``rows read = loaded + quarantined + duplicates`` is
    checked; then the file moves to ``archive/``. A file that cannot be parsed is set aside in
    ``rejected/`` with its reason and the next file loads.
@@ -14,7 +16,7 @@ version (path + checksum):
 The four audit numbers come from four independent sources, so the balance can fail: rows read is
 the readers' record count (before any checks), loaded and quarantined are counted in the
 warehouse (rows of this ``file_id`` in ``ops.raw_responses`` / ``ops.quarantine``), duplicates
-are the staged rows whose ``response_id`` was already stored, counted before each insert. A file
+are the chunk's rows whose ``response_id`` was already stored, counted before each insert. A file
 whose audit fails (rows were lost on the way) leaves no rows behind: its rows are deleted, it is
 moved to ``rejected/`` with the reason, no audit row is written (so the same file can be dropped
 again once the cause is fixed) and the result says ``rejected``. Any other error mid-file also
@@ -23,6 +25,9 @@ deletes the file's rows before it is raised; a retry starts the file again.
 ``raw_responses.response_id`` is a hash of survey_id, responded_at, score and comment, so the
 same answer arriving twice (a rerun, an overlapping export, a fixed file) is stored once. A
 survey answered twice (different time or score) keeps both rows; the latest responded_at counts.
+(On PostgreSQL the chunk's new rows are copied in without ON CONFLICT: should another loader
+store one of them in between, the key is violated, the file's rows are removed and the retry
+counts it as a duplicate.)
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ import logging
 import os
 import re
 import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -78,6 +87,15 @@ class _SeenKeys:
         return first
 
 
+@dataclass
+class _Checked:
+    """One chunk after the checks: its size, its quarantine rows and its rows to load (or None)."""
+
+    n: int
+    quarantine: pd.DataFrame | None
+    rows: pd.DataFrame | None
+
+
 class _Ticker:
     """Seconds per phase of a chunk, for the debug log."""
 
@@ -100,8 +118,9 @@ def response_ids(df: pd.DataFrame) -> list[str]:
     # several times faster than pandas' strftime
     ts = np.datetime_as_string(df["responded_at"].to_numpy().astype("datetime64[us]"), unit="us").tolist()
     sha = hashlib.sha256
+    # digest()[:16].hex() is hexdigest()[:32] without formatting the 32 bytes thrown away
     return [
-        sha(f"{sid}|{t}|{s}|{'' if c is None else c}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        sha(f"{sid}|{t}|{s}|{'' if c is None else c}".encode("utf-8", "surrogatepass")).digest()[:16].hex()
         for sid, t, s, c in zip(df["survey_id"].tolist(), ts, df["score"].astype("int64").tolist(), df["comment"].tolist(),
                                 strict=True)
     ]
@@ -141,7 +160,9 @@ class ResponseLoader:
             self.landing.move(f, known["archived_to"] or self.landing.destination(f, "archive"))
             return r
         r.started_at = clock.utcnow()
-        with self.wh.engine.connect() as conn:
+        # Two connections: ``lookup`` reads the ledger for the chunk being checked while ``conn``
+        # writes the chunk checked before it (see ``_write_behind``).
+        with self.wh.engine.connect() as conn, self.wh.engine.connect() as lookup:
             if self.wh.is_duckdb:
                 # DuckDB caches table blocks up to 80% of RAM by default, so a worker's memory would
                 # grow with the warehouse; cap it (blocks spill to the file, results are the same).
@@ -149,14 +170,10 @@ class ResponseLoader:
                 conn.commit()
             with conn.begin():
                 audit.reset_file(self.wh, conn, f.file_id, "responses")
-                self.wh.run_file(conn, "ingest/stage_responses")
             seen = _SeenKeys()
             try:
                 with f.open() as fh:
-                    for chunk in read_chunks(fh, f.file_format, self.chunk_rows):
-                        r.rows_read += len(chunk)  # the readers' record count, before any check
-                        with conn.begin():
-                            self._chunk(conn, f, chunk, seen, r)
+                    self._write_behind(conn, lookup, f, read_chunks(fh, f.file_format, self.chunk_rows), seen, r)
                 with conn.begin():
                     self._count_stored(conn, f, r)
                     audit.check_balance(r)
@@ -215,12 +232,38 @@ class ResponseLoader:
         self.landing.move(f, r.archived_to, reason=f"{f.relpath}: {r.reason}")
         return r
 
-    def _chunk(self, conn, f: LandedFile, chunk: pd.DataFrame, seen: _SeenKeys, r: audit.FileResult) -> None:  # noqa: ANN001
+    def _write_behind(self, conn, lookup, f: LandedFile, chunks: Iterator[pd.DataFrame], seen: _SeenKeys,  # noqa: ANN001
+                      r: audit.FileResult) -> None:
+        """Check each chunk while the one before it is written: the warehouse's share of a chunk
+        (the insert, its index, the commit; on PostgreSQL a server process) runs beside the checks
+        of the next one, which are Python. One chunk is written at a time, in file order, each in its
+        own transaction; a failed write stops the file at the next chunk and its error is raised."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nps-ingest-write") as writer:
+            pending: Future | None = None
+            try:
+                for chunk in chunks:
+                    r.rows_read += len(chunk)  # the readers' record count, before any check
+                    checked = self._check(lookup, f, chunk, seen, r)
+                    if pending is not None:
+                        r.rows_duplicate += pending.result()
+                    pending = writer.submit(self._write, conn, f, checked)
+                if pending is not None:
+                    r.rows_duplicate += pending.result()
+            except BaseException:
+                if pending is not None:
+                    pending.cancel()
+                    wait([pending])  # the caller removes the file's rows: no write may still be running
+                raise
+
+    def _check(self, lookup, f: LandedFile, chunk: pd.DataFrame, seen: _SeenKeys,  # noqa: ANN001
+               r: audit.FileResult) -> _Checked:
+        """Verify, validate and sort one chunk into quarantine rows and rows to load (no writes)."""
         tick = _Ticker()
         chunk = chunk.reset_index(drop=True)
         tokens = verify_tokens(self.signer, chunk["token"])
         tick("tokens")
-        ledger = ledger_lookup(self.wh, conn, tokens["survey_id"])
+        with lookup.begin():
+            ledger = ledger_lookup(self.wh, lookup, tokens["survey_id"])
         tick("ledger")
         df = prepare(chunk, tokens, ledger, self.now)
         tick("prepare")
@@ -233,16 +276,17 @@ class ResponseLoader:
         good = np.flatnonzero(~bad)
         dup_of = np.zeros(len(df), dtype=np.int64)
         if len(good):
-            g = df.iloc[good]
-            # Python's hash is salted per process, which is fine: the keys live for one file only.
-            stamps = g["responded_at"].to_numpy().astype("int64").tolist()
-            keys = np.fromiter((hash(k) for k in zip(g["survey_id"], stamps, strict=True)), dtype=np.int64, count=len(g))
-            dup_of[good] = seen.check(keys, g["line"].to_numpy(dtype=np.int64))
+            # 64-bit hashes of (survey_id, responded_at), vectorised; they live for one file only.
+            sid = pd.util.hash_array(df["survey_id"].to_numpy(dtype=object)[good], categorize=False)
+            stamp = pd.util.hash_array(df["responded_at"].to_numpy().astype("int64")[good])
+            keys = (sid * np.uint64(0x9E3779B97F4A7C15) ^ stamp).view(np.int64)
+            dup_of[good] = seen.check(keys, df["line"].to_numpy(dtype=np.int64)[good])
         masks["duplicate"] = dup_of > 0
         df["dup_of"] = dup_of
         why = reasons(df, masks, self.now, self.comment_max)
         tick("reasons")
         now = clock.utcnow()
+        out = qf = None
         if len(why):
             q = df.iloc[why["pos"].to_numpy()]
             qf = pd.DataFrame({
@@ -258,15 +302,12 @@ class ResponseLoader:
                 "quarantined_at": now,
             })
             qf["quarantined_at"] = qf["quarantined_at"].astype("datetime64[us]")
-            audit.load_quarantine(self.wh, conn, qf)
-            tick("quarantine")
             r.rows_security += int((why["category"] == SECURITY).sum())
             for rule, n in why["rule"].value_counts().items():
                 r.rules[str(rule)] = r.rules.get(str(rule), 0) + int(n)
         ok = np.ones(len(df), dtype=bool)
         ok[why["pos"].to_numpy(dtype=np.int64)] = False
-        v = df[ok]
-        loaded = dupes = 0
+        v = df.loc[ok, ["survey_id", "survey_type", "score", "comment", "responded_at", "locale", "line"]]
         if len(v):
             comment = v["comment"].where(v["comment"].notna(), None).astype(object)
             loc = v["locale"].astype(object)
@@ -288,15 +329,52 @@ class ResponseLoader:
             out["loaded_at"] = out["loaded_at"].astype("datetime64[us]")
             out.insert(0, "response_id", response_ids(out))
             tick("ids")
-            self.wh.run_file(conn, "ingest/clear_stage_responses")
-            self.wh.load_df(conn, "ingest_stage_responses", out, RAW_COLUMNS)
-            dupes = int(conn.execute(sa.text(self.wh.read_sql("ingest/count_stage_duplicates").strip().rstrip(";"))).scalar())
-            loaded = self.wh.run_file(conn, "ingest/insert_responses")
-            tick("load")
-        log.debug("%s chunk of %d rows: %d inserted, %d duplicates, %d quarantined: %s", f.relpath, len(df), loaded,
-                  dupes, len(why), tick)
+        log.debug("%s chunk of %d rows: %d to load, %d quarantined: %s", f.relpath, len(df), len(v), len(why), tick)
+        return _Checked(len(df), qf, out)
+
+    def _append(self, conn, rows: pd.DataFrame) -> tuple[int, int]:  # noqa: ANN001
+        """Append a chunk's rows to ``ops.raw_responses``, skipping exact duplicates of rows already
+        there; (duplicates, rows inserted). The duplicates are counted before the append."""
+        if self.wh.is_duckdb:
+            with self._staged(conn, rows):
+                dupes = int(conn.execute(sa.text(self.wh.read_sql("ingest/count_stage_duplicates").strip().rstrip(";"))).scalar())
+                return dupes, self.wh.run_file(conn, "ingest/insert_responses")
+        # PostgreSQL: COPY straight into the table. Through a staging table the rows were written
+        # twice and inserted row by row with ON CONFLICT, most of the chunk's time on the server.
+        ids = rows["response_id"].tolist()
+        existing = set(self.wh.returning(conn, "ingest/existing_responses", {"ids": ids}))
+        fresh = rows[~rows["response_id"].isin(existing)] if existing else rows
+        return len(existing), self.wh.load_df(conn, "ops.raw_responses", fresh, RAW_COLUMNS)
+
+    @contextmanager
+    def _staged(self, conn, rows: pd.DataFrame) -> Iterator[None]:  # noqa: ANN001
+        """DuckDB: the chunk's rows to load as ``ingest_stage_responses`` for the block, read in
+        place (no copy into a staging table). As an Arrow table, because DuckDB reads pandas'
+        Python strings holding the GIL, which the next chunk's checks need meanwhile."""
+        import pyarrow as pa
+
+        raw = conn.connection.driver_connection
+        raw.register("ingest_stage_responses", pa.Table.from_pandas(rows[RAW_COLUMNS], preserve_index=False))
+        try:
+            yield
+        finally:
+            raw.unregister("ingest_stage_responses")
+
+    def _write(self, conn, f: LandedFile, checked: _Checked) -> int:  # noqa: ANN001
+        """Store one checked chunk in one transaction; returns the exact duplicates skipped."""
+        tick = _Ticker()
+        dupes = loaded = 0
+        with conn.begin():
+            if checked.quarantine is not None:
+                audit.load_quarantine(self.wh, conn, checked.quarantine)
+                tick("quarantine")
+            if checked.rows is not None:
+                dupes, loaded = self._append(conn, checked.rows)
+                tick("load")
+        tick("commit")
+        log.debug("%s chunk of %d rows written: %d inserted, %d duplicates: %s", f.relpath, checked.n, loaded, dupes, tick)
         # rows read, loaded and quarantined are counted elsewhere (reader, warehouse): see the module docstring
-        r.rows_duplicate += dupes
+        return dupes
 
 
 @holding

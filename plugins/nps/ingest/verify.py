@@ -11,6 +11,8 @@ import pandas as pd
 
 from nps.tokens import TokenError, TokenSigner
 
+_NO_TOKEN = (None, None, None)
+
 
 def _verify_slow(signer: TokenSigner, tok: str) -> tuple:
     try:
@@ -24,24 +26,19 @@ def _verify_slow(signer: TokenSigner, tok: str) -> tuple:
 
 def verify_tokens(signer: TokenSigner, tokens: pd.Series) -> pd.DataFrame:
     """Per row: survey_id, token_type, token_answer and token_error (None when genuine)."""
-    cache: dict[str, tuple] = {}
-    sid, typ, ans, err = [], [], [], []
-    for tok in tokens:
+    # The common case (a genuine token) through ``TokenSigner.fields``, mapped over the chunk in one
+    # pass; anything unusual goes to ``verify`` so that rejections keep their exact messages.
+    toks = tokens.tolist()
+    fields = list(map(signer.fields, toks))
+    errors: list[str | None] = [None] * len(toks)
+    for i in [i for i, got in enumerate(fields) if got is None]:
+        tok = toks[i]
         if tok is None:
-            res = (None, None, None, None)  # a missing token is a validation rule, not a forgery
+            fields[i] = _NO_TOKEN  # a missing token is a validation rule, not a forgery
         else:
-            res = cache.get(tok)
-            if res is None:
-                # The common case (a genuine token) through one-shot C calls; anything unusual goes
-                # to ``verify`` so that rejections keep their exact messages.
-                fields = signer.fields(tok) if isinstance(tok, str) else None
-                res = _verify_slow(signer, tok) if fields is None else (*fields[:3], None)
-                cache[tok] = res
-        sid.append(res[0])
-        typ.append(res[1])
-        ans.append(res[2])
-        err.append(res[3])
-    out = pd.DataFrame({"survey_id": sid, "token_type": typ, "token_error": err}, index=tokens.index, dtype=object)
+            *fields[i], errors[i] = _verify_slow(signer, tok)
+    sid, typ, ans = [f[0] for f in fields], [f[1] for f in fields], [f[2] for f in fields]
+    out = pd.DataFrame({"survey_id": sid, "token_type": typ, "token_error": errors}, index=tokens.index, dtype=object)
     out["token_answer"] = pd.array(ans, dtype="Int64")
     return out
 
