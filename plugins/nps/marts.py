@@ -47,7 +47,7 @@ import sqlalchemy as sa
 
 from nps import bi, mart_docs
 from nps.config import ConfigError, ProgramConfig, load_config
-from nps.warehouse import Warehouse, WarehouseError, holding, split_statements
+from nps.warehouse import Warehouse, WarehouseError, duckdb_memory_limit, holding, split_statements
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +126,6 @@ RISK_WINDOW_DAYS = 180
 #: A relationship cycle counts as unanswered only when its last invitation is this old.
 CYCLE_GRACE_DAYS = 14
 _EXAMPLES = 5
-#: DuckDB runs inside the Python process: cap its memory (it spills to disk beyond that) so a
-#: 10M-answer rebuild stays under 1 GB. Override with NPS_DUCKDB_MEMORY_LIMIT (e.g. "4GB").
-DUCKDB_MEMORY_LIMIT = "600MB"
 #: PostgreSQL work_mem for the build transaction (server memory); NPS_PG_WORK_MEM overrides.
 PG_WORK_MEM = "256MB"
 #: Tables whose statistics PostgreSQL needs before the next steps plan their joins.
@@ -579,10 +576,7 @@ def _tune(wh: Warehouse, conn) -> None:
         # answers, one of three such steps). Off for every step, as for dispatch (docs/dispatch.md).
         wh.run_sql(conn, "SET LOCAL jit = off")
         return
-    limit = os.environ.get("NPS_DUCKDB_MEMORY_LIMIT") or DUCKDB_MEMORY_LIMIT
-    if not limit.replace(".", "").replace(" ", "").isalnum():
-        raise ValueError(f"NPS_DUCKDB_MEMORY_LIMIT={limit!r} is not a size such as 600MB or 4GB")
-    wh.run_sql(conn, f"SET memory_limit = '{limit}'")
+    wh.run_sql(conn, f"SET memory_limit = '{duckdb_memory_limit()}'")
     wh.run_sql(conn, "SET preserve_insertion_order = false")
 
 

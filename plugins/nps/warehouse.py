@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -108,6 +109,18 @@ def _dicts(res) -> list[dict[str, Any]]:
 
 #: Values per statement for a list parameter (``Warehouse.run_for_list``).
 LIST_CHUNK = 10_000
+#: DuckDB runs inside the Python process: the heavy work (a marts build, the BI snapshot copy)
+#: caps its memory, spilling to disk beyond it, so a 10M-answer rebuild stays under 1 GB.
+#: NPS_DUCKDB_MEMORY_LIMIT overrides (e.g. "4GB", for workers that can spare it).
+DUCKDB_MEMORY_LIMIT = "600MB"
+
+
+def duckdb_memory_limit() -> str:
+    """The DuckDB memory cap: ``NPS_DUCKDB_MEMORY_LIMIT`` or ``DUCKDB_MEMORY_LIMIT``."""
+    limit = os.environ.get("NPS_DUCKDB_MEMORY_LIMIT") or DUCKDB_MEMORY_LIMIT
+    if not limit.replace(".", "").replace(" ", "").isalnum():
+        raise ValueError(f"NPS_DUCKDB_MEMORY_LIMIT={limit!r} is not a size such as 600MB or 4GB")
+    return limit
 
 
 def _arrow_csv(df) -> bytes | None:  # noqa: ANN001 - a pandas DataFrame
