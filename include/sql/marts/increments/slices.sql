@@ -6,6 +6,7 @@
 -- score_out and the period before each. account = touched. rates = the send periods of the
 -- changed surveys' invitations. And the (month or quarter, account) cells of the changed
 -- surveys' NPS answers now (ops.mart_slice_cells; the base build's: old_periods.sql).
+{% import '_incremental_macros.sql.j2' as inc with context -%}
 INSERT INTO ops.mart_slices (slice, period_grain, period_start)
 WITH days AS (
     SELECT DISTINCT CAST(f.responded_at AS DATE) AS d
@@ -13,11 +14,7 @@ WITH days AS (
     JOIN ops.mart_changed_surveys AS c ON c.survey_id = f.survey_id
 ),
 fresh AS (
-    SELECT DISTINCT 'week' AS period_grain, CAST(date_trunc('week', CAST(d AS TIMESTAMP)) AS DATE) AS period_start FROM days
-    UNION
-    SELECT DISTINCT 'month', CAST(date_trunc('month', CAST(d AS TIMESTAMP)) AS DATE) FROM days
-    UNION
-    SELECT DISTINCT 'quarter', CAST(date_trunc('quarter', CAST(d AS TIMESTAMP)) AS DATE) FROM days
+    {{ inc.periods_of_days('days') }}
     UNION
     (SELECT period_grain, period_start FROM ops.mart_calendar
      EXCEPT
@@ -67,23 +64,8 @@ WITH sent_days AS (
     JOIN ops.mart_changed_surveys AS c ON c.survey_id = i.survey_id
     WHERE i.sent_at IS NOT NULL AND i.sent_at < :as_of
 )
-SELECT DISTINCT 'rates', 'week', CAST(date_trunc('week', CAST(d AS TIMESTAMP)) AS DATE) FROM sent_days
-UNION
-SELECT DISTINCT 'rates', 'month', CAST(date_trunc('month', CAST(d AS TIMESTAMP)) AS DATE) FROM sent_days
-UNION
-SELECT DISTINCT 'rates', 'quarter', CAST(date_trunc('quarter', CAST(d AS TIMESTAMP)) AS DATE) FROM sent_days;
+SELECT 'rates', period_grain, period_start FROM ({{ inc.periods_of_days('sent_days') }}) AS p;
 INSERT INTO ops.mart_slice_cells (period_grain, period_start, account_id)
-WITH answers AS (
-    SELECT DISTINCT CAST(date_trunc('month', f.responded_at) AS DATE) AS month_start, f.account_id
-    FROM marts_staging.fct_survey_responses AS f
-    JOIN ops.mart_changed_surveys AS c ON c.survey_id = f.survey_id
-    WHERE f.survey_type = 'nps'
-),
-cells AS (
-    SELECT 'month' AS period_grain, month_start AS period_start, account_id FROM answers
-    UNION
-    SELECT 'quarter', CAST(date_trunc('quarter', CAST(month_start AS TIMESTAMP)) AS DATE), account_id FROM answers
-)
-SELECT period_grain, period_start, account_id FROM cells
+SELECT period_grain, period_start, account_id FROM ({{ inc.nps_answer_cells('marts_staging.fct_survey_responses') }}) AS cells
 EXCEPT
 SELECT period_grain, period_start, account_id FROM ops.mart_slice_cells;
