@@ -26,25 +26,23 @@ def preview_invitations(wh, config, signer, interval_start) -> dict[str, Any]:
     """A dry run: every invitation of the interval that would be sent, rendered, counted; nothing
     is claimed or sent. Returns ``would_send``, ``batches``, ``by_template`` and the ledger's
     ``statuses`` for the interval."""
-    from nps.dispatch import plan_batches
-    from nps.email.render import merge, render_template, substitutions
+    from nps.dispatch import _build_batch, plan_batches
+    from nps.email.render import merge
 
     params = {"interval_start": _naive_utc(interval_start)}
     rows = wh.query(wh.read_sql("dispatch/preview"), params)
     plan = plan_batches(rows, config.dispatch.batch_size)
     templates: dict[tuple[str, str], Any] = {}
     by_template: Counter[str] = Counter()
-    for (survey_type, locale), members in plan:
-        if (survey_type, locale) not in templates:
-            templates[(survey_type, locale)] = render_template(config, survey_type, locale)
-        tmpl = templates[(survey_type, locale)]
-        for r in members:
-            name = f"{r['first_name']} {r['last_name']}".strip()
-            subs = substitutions(signer, r["survey_id"], survey_type, name, r["company"])
+    for n, (key, members) in enumerate(plan):
+        # The batch the real send would build (same names, tokens and locale), never handed over.
+        batch = _build_batch(config, signer, templates, f"preview-{n}", key, members, folder="")
+        tmpl = batch.template
+        for r in batch.recipients:
             # Render each message as the transport would, so a template error shows in the dry run.
             for part in (tmpl.subject, tmpl.text, tmpl.html):
-                merge(part, subs)
-            by_template[f"{survey_type}.{tmpl.locale}"] += 1
+                merge(part, r.substitutions)
+            by_template[f"{key[0]}.{tmpl.locale}"] += 1
     statuses = {r["status"]: int(r["n"]) for r in wh.query(wh.read_sql("dispatch/status_counts"), params)}
     return {
         "would_send": sum(by_template.values()),
