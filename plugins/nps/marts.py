@@ -108,7 +108,7 @@ BASE_TOKEN = "marts_base."
 _WORKING = ("ops.mart_changed_surveys", "ops.mart_changed_accounts", "ops.mart_slices", "ops.mart_slice_keys",
             "ops.mart_slice_cells")
 #: Part of the fingerprint: bump when the incremental logic in this module changes meaning.
-INCREMENTAL_VERSION = "2"
+INCREMENTAL_VERSION = "3"
 #: A watermark older than any data (an empty source table).
 _EPOCH = datetime(1900, 1, 1)
 #: Audit checks (include/sql/marts/checks/<name>.sql); each returns offending rows.
@@ -543,7 +543,8 @@ def build_staging(wh: Warehouse, as_of: datetime, config: ProgramConfig | None =
     from nps.clock import utcnow
 
     with wh.begin() as conn:
-        run_mart_sql(wh, conn, "increments/save_state", target, {"build_schema": target})
+        run_mart_sql(wh, conn, "increments/save_state", target, {"build_schema": target},
+                     in_place=incremental and in_place)
         state = {k: plan[k] for k in ("as_of", "mode", "reason", "fingerprint", "responses_loaded_at", "responses_count",
                                       "events_loaded_at", "events_count", "invitations_stamp", "invitations_count")}
         conn.execute(

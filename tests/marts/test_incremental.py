@@ -192,6 +192,19 @@ def _build_and_compare(wh, program_config, scenario: str, *, in_place: bool) -> 
     assert (state["mode"], state["changed_surveys"]) == ("incremental", CHANGED[scenario])
     assert ("in place" if in_place else "copying the rest from") in state["reason"]
     incremental = snapshot(wh)
+    # The sources as this build saw them, for the next build to compare against; in place only
+    # the rows found changed were rewritten (increments/save_state.sql), the rest already matched.
+    schema = marts.published_schema(wh)
+    for saved, source in (
+        ("ops.mart_build_accounts", "src.accounts"), ("ops.mart_build_roles", "src.contacts"),
+        ("ops.mart_build_spans", "ops.mart_account_spans"),
+    ):
+        columns = {"src.accounts": "account_id, name, industry, segment, region, arr, owner_name",
+                   "src.contacts": "contact_id, role",
+                   "ops.mart_account_spans": "account_id, first_start, lost_on"}[source]
+        kept = wh.query(f"SELECT {columns} FROM {saved} WHERE build_schema = :s ORDER BY 1", {"s": schema})
+        now = wh.query(f"SELECT {columns} FROM {source} ORDER BY 1")
+        assert kept == now and now, f"{scenario}: {saved} differs from {source}"
     if wh.is_duckdb:
         # The BI snapshot followed the build: in place, its copy of the schema (the file published
         # two builds ago) was updated with the recomputed rows and linked over the snapshot path.

@@ -22,6 +22,14 @@ WITH active AS (
         AND account_id IN {{ risk }}
 {%- endif %}
 ),
+{%- if incremental %}
+risk_facts AS MATERIALIZED (
+    -- the recomputed accounts' fact rows, read once for the three uses below
+    SELECT survey_id, contact_id, survey_type, score, responded_at, account_id
+    FROM marts_staging.fct_survey_responses
+    WHERE account_id IN {{ risk }}
+),
+{%- endif %}
 nps_latest AS (
     -- Each contact's latest NPS answer, with the score of the answer before it (at any time).
     SELECT
@@ -32,8 +40,7 @@ nps_latest AS (
     WHERE survey_type = 'nps'
 {%- if incremental %}
         -- every NPS answer of the contacts with one for a recomputed account (wherever the others went)
-        AND contact_id IN (SELECT contact_id FROM marts_staging.fct_survey_responses
-                           WHERE survey_type = 'nps' AND account_id IN {{ risk }})
+        AND contact_id IN (SELECT contact_id FROM risk_facts WHERE survey_type = 'nps')
 {%- endif %}
 ),
 nps_acc AS (
@@ -53,9 +60,10 @@ other AS (
         MAX(CASE WHEN survey_type = 'csat' AND score <= 2 AND responded_at >= :window_start THEN 1 ELSE 0 END) AS low_csat,
         MAX(CASE WHEN survey_type = 'ces' AND score <= 3 AND responded_at >= :window_start THEN 1 ELSE 0 END) AS high_effort,
         MAX(responded_at) AS last_response_at
-    FROM marts_staging.fct_survey_responses
 {%- if incremental %}
-    WHERE account_id IN {{ risk }}
+    FROM risk_facts
+{%- else %}
+    FROM marts_staging.fct_survey_responses
 {%- endif %}
     GROUP BY account_id
 ),
@@ -66,7 +74,7 @@ cycles AS (
     FROM ops.survey_invitations AS i
 {%- if incremental %}
     -- a survey's fact row has its invitation's account (survey_id is unique in the ledger)
-    LEFT JOIN (SELECT survey_id FROM marts_staging.fct_survey_responses WHERE account_id IN {{ risk }}) AS f
+    LEFT JOIN risk_facts AS f
         ON f.survey_id = i.survey_id
 {%- else %}
     LEFT JOIN marts_staging.fct_survey_responses AS f ON f.survey_id = i.survey_id
