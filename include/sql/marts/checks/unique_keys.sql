@@ -3,10 +3,8 @@
 -- fct_survey_responses is checked on survey_id only: each of its rows is one row of
 -- ops.raw_responses, whose primary key response_id determines survey_id, so unique survey_ids
 -- imply unique response_ids (a second pass over 10M rows saved).
--- An incremental build checks the recomputed rows only of the fact tables and mart_account_nps
--- (millions of rows; nps.marts.INCREMENTAL): the rows kept from its base build were unique when
--- published and exclude every recomputed key (its survey, response or (period, account) cell).
-{% import '_incremental_macros.sql.j2' as inc with context -%}
+-- An incremental build checks the recomputed surveys only: the rows kept from its base build
+-- were unique when published and exclude every changed survey.
 SELECT 'fct_survey_responses' AS mart, survey_id AS mart_key, COUNT(*) AS copies
 FROM marts_staging.fct_survey_responses
 {%- if incremental %}
@@ -27,11 +25,7 @@ SELECT 'mart_response_rates', period_grain || '/' || CAST(period_start AS VARCHA
 FROM marts_staging.mart_response_rates GROUP BY period_grain, period_start, survey_type, industry, touchpoint HAVING COUNT(*) > 1
 UNION ALL
 SELECT 'mart_account_nps', period_grain || '/' || CAST(period_start AS VARCHAR) || '/' || account_id, COUNT(*)
-FROM marts_staging.mart_account_nps AS t
-{%- if incremental %}
-WHERE {{ inc.recomputed('t', 'account') }}
-{%- endif %}
-GROUP BY period_grain, period_start, account_id HAVING COUNT(*) > 1
+FROM marts_staging.mart_account_nps GROUP BY period_grain, period_start, account_id HAVING COUNT(*) > 1
 UNION ALL
 SELECT 'mart_account_nps_summary', period_grain || '/' || CAST(period_start AS VARCHAR), COUNT(*)
 FROM marts_staging.mart_account_nps_summary GROUP BY period_grain, period_start HAVING COUNT(*) > 1
@@ -43,11 +37,7 @@ SELECT 'mart_churn_risk', account_id, COUNT(*)
 FROM marts_staging.mart_churn_risk GROUP BY account_id HAVING COUNT(*) > 1
 UNION ALL
 SELECT 'fct_comment_themes', response_id || '/' || theme, COUNT(*)
-FROM marts_staging.fct_comment_themes AS t
-{%- if incremental %}
-WHERE {{ inc.recomputed('t', 'response') }}
-{%- endif %}
-GROUP BY response_id, theme HAVING COUNT(*) > 1
+FROM marts_staging.fct_comment_themes GROUP BY response_id, theme HAVING COUNT(*) > 1
 UNION ALL
 SELECT 'mart_comment_themes', period_grain || '/' || CAST(period_start AS VARCHAR) || '/' || survey_type || '/' || category || '/' || dimension || '/' || dimension_value || '/' || theme, COUNT(*)
 FROM marts_staging.mart_comment_themes
