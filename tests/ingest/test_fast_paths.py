@@ -83,6 +83,9 @@ def test_bulk_response_ids_match_the_python_ones():
         assert hasher(df) == response_ids(df)
         want = hashlib.sha256("S-ż|2026-01-01T00:00:00.000000|0|żółć, \"quoted\"\nline 🙂".encode()).hexdigest()[:32]
         assert hasher(df)[1] == want
+        # as the loader builds its rows: pandas' str dtype, a missing comment NaN (hashed as "nan")
+        mixed = df.astype({"survey_id": "str", "comment": "str"})
+        assert mixed["comment"].isna().sum() == 1 and hasher(mixed) == response_ids(mixed)
         old = df.copy()
         old["responded_at"] = pd.Series([datetime(999, 1, 1)] * 5, dtype="datetime64[us]")
         assert hasher(old) == response_ids(old)  # a three-digit year: the Python code formats it

@@ -145,10 +145,13 @@ class _IdHasher:
         years = stamps.astype("datetime64[Y]").astype(np.int64) + 1970
         if not len(df) or np.isnat(stamps).any() or years.min() < 1000 or years.max() > 9999:
             return response_ids(df)  # four-digit years only: how both format the rest could differ
+        # the text ``response_ids`` formats: a missing value that is not None (pandas' str dtype
+        # holds NaN) reads "nan" there, so it does here too; the ids must never change
+        text = [[v if v.__class__ is str else ("" if v is None else f"{v}") for v in df[c].tolist()]
+                for c in ("survey_id", "comment")]
         try:
-            table = pa.table({"survey_id": pa.array(df["survey_id"].tolist(), pa.string()),
-                              "responded_at": pa.array(stamps), "score": pa.array(df["score"].astype("int64").to_numpy()),
-                              "comment": pa.array(df["comment"].tolist(), pa.string())})
+            table = pa.table({"survey_id": pa.array(text[0], pa.string()), "responded_at": pa.array(stamps),
+                              "score": pa.array(df["score"].astype("int64").to_numpy()), "comment": pa.array(text[1], pa.string())})
         except (pa.ArrowException, TypeError, UnicodeError):  # e.g. a lone surrogate in a comment
             return response_ids(df)
         if self._con is None:
