@@ -47,9 +47,12 @@ def ledger_lookup(warehouse, conn, survey_ids: pd.Series) -> pd.DataFrame:  # no
         return pd.DataFrame({"survey_id": pd.Series([], dtype=object), "ledger_type": pd.Series([], dtype=object),
                              "sent_at": pd.Series([], dtype="datetime64[us]")})
     if warehouse.is_duckdb:
-        # DuckDB reads the DataFrame in place and hands back a DataFrame: no row-by-row round trip.
+        # DuckDB reads the keys in place and hands back a DataFrame: no row-by-row round trip. As an
+        # Arrow table: DuckDB scans pandas' Python strings holding the GIL (the writer needs it).
+        import pyarrow as pa
+
         raw = conn.connection.driver_connection
-        raw.register("ingest_stage_keys", keys)
+        raw.register("ingest_stage_keys", pa.table({"survey_id": pa.array(keys["survey_id"].tolist(), pa.string())}))
         try:
             out = raw.execute(sql).df()
         finally:
