@@ -157,7 +157,7 @@ class _IdHasher:
         if self._con is None:
             import duckdb
 
-            self._con = duckdb.connect(":memory:", config={"threads": 1})
+            self._con = duckdb.connect(":memory:", config={"threads": 1, "memory_limit": "64MB"})
         self._con.register("ingest_ids", table)
         try:
             return self._con.execute(_IDS_SQL).fetchnumpy()["id"].tolist()

@@ -12,7 +12,7 @@ endings are accepted. The CSV delimiter (``,`` ``;`` or tab) is taken from the h
 Blank lines are not rows. A file is rejected whole (``RejectedFileError``) when it is empty, has
 no usable header, or its quoting never closes.
 
-A UTF-8 CSV is read in blocks of about 4 MB: Arrow splits a block whose lines are one record each
+A UTF-8 CSV is read in blocks of about 2 MB: Arrow splits a block whose lines are one record each
 (cut at the delimiter, or by Arrow's CSV parser where every field is plainly unquoted or wholly
 quoted), in C; the first block that has anything else (a quoted line break, a stray quote, a bad
 byte, a NUL, a lone CR) and the rest of the file go through the csv module line by line. Both
@@ -38,7 +38,7 @@ from nps.ingest import DEFAULT_CHUNK_ROWS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, R
 csv.field_size_limit(16 * 1024 * 1024)  # long comments are quarantined by rule, not by the parser
 _FRAME_COLUMNS = ("line", "original", "token", "score", "responded_at", "comment", "locale", "parse_rule", "parse_error")
 _MAX_ORIGINAL = 200_000  # characters of a quarantined line kept verbatim
-_BLOCK_BYTES = 4 << 20  # raw bytes the CSV fast path reads at a time
+_BLOCK_BYTES = 2 << 20  # raw bytes the CSV fast path reads at a time
 _SPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())  # what str.strip() removes
 
 
