@@ -12,6 +12,7 @@ import pandas as pd
 
 from nps.tokens import TokenError, TokenSigner
 
+
 def _verify_slow(signer: TokenSigner, tok: str) -> tuple:
     try:
         t = signer.verify(tok)
