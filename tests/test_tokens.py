@@ -99,3 +99,39 @@ def test_each_rotated_secret_must_be_long_enough():
         TokenSigner("new-secret-0123456789abcdef,short")
     with pytest.raises(TokenError, match="empty"):
         TokenSigner(" , \n")
+
+
+@pytest.mark.parametrize("secret", [
+    pytest.param(SECRET, id="one-secret"),
+    pytest.param([SECRET, "old-secret-0123456789abcdef"], id="rotation"),
+])
+def test_fields_many_gives_what_fields_gives(secret):
+    """The bulk path (ingestion) reads every token exactly as ``fields`` does, odd ones included."""
+    import base64
+    import hashlib
+    import hmac
+    from datetime import datetime
+
+    signer = TokenSigner(secret)
+    old = TokenSigner("old-secret-0123456789abcdef")
+    good = signer.sign("S-1", "nps")
+    v2 = signer.sign("S-ż", "csat", 4, datetime(2026, 11, 3, 9, 30), "pl")
+    tokens = [good, v2, signer.sign("S2", "ces", None, datetime(2026, 11, 3), None), signer.sign("S3", "nps", -5),
+              old.sign("S4", "ces", 7, datetime(2030, 1, 1), "de-AT"), f" {good}", good + " ", good[:-2] + "xx",
+              "v2" + good[2:], "v3" + good[2:], "v1.abc", "v1.é.x", "garbage", "", None, "v1.a.b.c", v2 + "\n"]
+
+    def signed(payload: str, version: str = "v1") -> str:  # what only a holder of the secret can make
+        mac = hmac.digest(SECRET.encode(), payload.encode(), hashlib.sha256)
+        return f"{version}.{payload}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
+
+    for raw in ["S|nps|+5", "S|nps| 5", "S|nps|5_0", "S|xyz|1", "S|nps", "S|nps||", "S|nps|1|2|x", "S|nps|٣",
+                "S|nps|99999999999999999999", "S|nps|1||", "S|nps||12|", "S|nps|3|x|pl", "S|nps|3|-1|"]:
+        p = base64.urlsafe_b64encode(raw.encode()).decode()
+        tokens += [signed(p.rstrip("=")), signed(p), signed(p.rstrip("="), "v2"), signed(p.rstrip("=") + "A", "v2")]
+    tokens += [signed(base64.urlsafe_b64encode(b"\xff|nps|").decode()), signed("A"), signed("AB+/"), signed("")]
+    columns = signer.fields_many(tokens)
+    got = [tuple(row) for row in zip(*columns, strict=True)]
+    want = [signer.fields(t) or (None,) * 5 for t in tokens]
+    assert got == want
+    assert got[1] == ("S-ż", "csat", 4, 1793698200, "pl") and got[3] == ("S3", "nps", -5, None, None)
+    assert sum(w[0] is not None for w in want) == (5 if isinstance(secret, list) else 4) + 16  # genuine, of every kind

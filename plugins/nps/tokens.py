@@ -171,6 +171,135 @@ class TokenSigner:
             return None
         return f[0], f[1], answer, issued, (f[4] or None) if len(f) == 5 else None
 
+    def fields_many(self, tokens: Sequence[str | None]) -> tuple:
+        """``fields`` of many tokens at once, as object arrays (survey_id, type, answer, issued, locale);
+        a token ``fields`` refuses has None in every column. Gives exactly what ``fields`` gives
+        (tests/test_tokens.py compares them), a few times faster on a chunk: only the HMACs run
+        per token; splitting, the signature comparison and the payload decoding are a handful
+        of array operations. Any token off the common shape (another secret, padding, odd
+        numbers) is handed to ``fields`` itself. The comparison is not constant-time, which
+        protects an interactive check only: a bulk load gives no caller a timing per token."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        n = len(tokens)
+        cols = tuple(np.full(n, None, dtype=object) for _ in range(5))
+        try:
+            arr = pa.array(tokens, type=pa.string())
+        except (pa.ArrowException, TypeError, UnicodeError):
+            arr = None
+        if arr is None or n == 0:
+            for i, tok in enumerate(tokens):
+                got = self.fields(tok)
+                if got is not None:
+                    for c, v in zip(cols, got, strict=True):
+                        c[i] = v
+            return cols
+        slow: list[int] = []  # positions ``fields`` decides
+        # shape: ASCII, exactly three dot-separated parts, version v1/v2, 43-character signature
+        parts = pc.split_pattern(arr, ".")
+        shaped = pc.and_(pc.equal(pc.list_value_length(parts), 3), pc.string_is_ascii(arr)).fill_null(False)
+        pos = np.flatnonzero(shaped.to_numpy(zero_copy_only=False))
+        parts = parts.take(pos)
+        ver = pc.list_element(parts, 0)
+        payload = pc.list_element(parts, 1).cast(pa.binary())
+        sig = pc.list_element(parts, 2).cast(pa.binary())
+        keep = pc.and_(pc.is_in(ver, pa.array(["v1", "v2"])), pc.equal(pc.binary_length(sig), 43))
+        # an unpadded base64url payload of a whole number of bytes; else ``fields`` says what it is
+        regular = pc.and_(keep, pc.match_substring_regex(payload.cast(pa.string()), r"^[A-Za-z0-9_-]*$"))
+        regular = pc.and_(regular, pc.not_equal(pc.bit_wise_and(pc.binary_length(payload), 3), 1))
+        regular_np = regular.to_numpy(zero_copy_only=False)
+        slow.extend(pos[keep.to_numpy(zero_copy_only=False) & ~regular_np].tolist())
+        pos, payload, sig, ver = pos[regular_np], payload.filter(regular), sig.filter(regular), ver.filter(regular)
+        if len(pos):
+            payloads = payload.to_pylist()
+            # the OpenSSL HMAC object under the ``hmac.HMAC`` wrapper when there is one: its copy,
+            # update and digest are then three C calls instead of three Python methods
+            copy = getattr(self._mac, "_hmac", self._mac).copy
+
+            def digest(p: bytes) -> bytes:
+                m = copy()
+                m.update(p)
+                return m.digest()
+
+            # HMAC-SHA256 per token (first secret); base64 of digest + one zero byte is 44 characters
+            # whose first 43 are the unpadded base64 of the digest: one encode for the whole chunk
+            d = np.zeros((len(pos), 33), dtype=np.uint8)
+            d[:, :32] = np.frombuffer(b"".join(map(digest, payloads)), dtype=np.uint8).reshape(-1, 32)
+            want = np.frombuffer(_b64_bytes(d.tobytes()), dtype=np.uint8).reshape(-1, 44)[:, :43]
+            got = np.frombuffer(b"".join(sig.to_pylist()), dtype=np.uint8).reshape(-1, 43)
+            genuine = (want == got).all(axis=1)
+            if len(self._keys) > 1:  # signed with an older secret, or forged: ``fields`` tries every key
+                slow.extend(pos[~genuine].tolist())
+            pos, payload, ver = pos[genuine], payload.filter(pa.array(genuine)), ver.filter(pa.array(genuine))
+        if len(pos):
+            # decode every payload in one call: each padded to whole base64 quanta with 'A' (zero
+            # bits), whose extra bytes are cut off again
+            lens = pc.binary_length(payload).to_numpy(zero_copy_only=False).astype(np.int64)
+            pad = (-lens) % 4
+            padded = pc.binary_join_element_wise(payload, pa.array([b"", b"A", b"AA", b"AAA"]).take(pa.array(pad)), b"")
+            offsets = np.frombuffer(padded.buffers()[1], dtype=np.int32)[padded.offset : padded.offset + len(padded) + 1]
+            text = padded.buffers()[2].to_pybytes()[offsets[0] : offsets[-1]]
+            raw = np.frombuffer(binascii.a2b_base64(text.translate(_FROM_URLSAFE)), dtype=np.uint8)
+            size = (lens * 3) // 4
+            ends = np.cumsum((lens + pad) * 3 // 4)
+            extra = (lens + pad) * 3 // 4 - size
+            mask = np.ones(len(raw), dtype=bool)
+            for g in (1, 2, 3):
+                mask[ends[extra >= g] - g] = False
+            data = raw[mask]
+            offs = np.zeros(len(pos) + 1, dtype=np.int32)
+            np.cumsum(size, out=offs[1:])
+            decoded = pa.Array.from_buffers(pa.binary(), len(pos), [None, pa.py_buffer(offs), pa.py_buffer(data)])
+            try:
+                fields = pc.split_pattern(decoded.cast(pa.string()), "|")
+            except pa.ArrowInvalid:  # not UTF-8 somewhere
+                slow.extend(pos.tolist())
+                pos = pos[:0]
+            if len(pos):
+                nf = pc.list_value_length(fields).to_numpy(zero_copy_only=False)
+                v2 = pc.equal(ver, "v2").to_numpy(zero_copy_only=False)
+                for width, group in ((3, ~v2 & (nf == 3)), (5, v2 & (nf == 5))):
+                    self._columns(cols, pos[group], fields.filter(pa.array(group)), width, slow)
+                slow.extend(pos[nf != np.where(v2, 5, 3)].tolist())
+        for i in slow:
+            got = self.fields(tokens[i])
+            if got is not None:
+                for c, v in zip(cols, got, strict=True):
+                    c[i] = v
+        return cols
+
+    @staticmethod
+    def _columns(cols: tuple, pos, fields, width: int, slow: list[int]) -> None:  # noqa: ANN001
+        """Fill ``cols`` at ``pos`` from decoded payloads split into ``width`` fields (3: v1, 5: v2)."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not len(pos):
+            return
+        part = [pc.list_element(fields, k) for k in range(width)]
+        # numbers int() reads the same way (an answer may be empty, an issue time may not); anything
+        # else goes to ``fields``, which refuses it or reads it its own way
+        plain = pc.and_(pc.is_in(part[1], pa.array(list(SURVEY_TYPES))),
+                        pc.match_substring_regex(part[2], r"^(|-?[0-9]{1,18})$"))
+        if width == 5:
+            plain = pc.and_(plain, pc.match_substring_regex(part[3], r"^-?[0-9]{1,18}$"))
+        plain_np = plain.to_numpy(zero_copy_only=False)
+        slow.extend(pos[~plain_np].tolist())
+        pos = pos[plain_np]
+        part = [p.filter(plain) for p in part]
+
+        def number_or_none(a: pa.Array) -> list:
+            return pc.cast(pc.if_else(pc.equal(a, ""), None, a), pa.int64()).to_pylist()
+
+        values = [part[0].to_pylist(), part[1].to_pylist(), number_or_none(part[2])]
+        if width == 5:
+            values += [number_or_none(part[3]), pc.if_else(pc.equal(part[4], ""), None, part[4]).to_pylist()]
+        for c, v in zip(cols, values, strict=False):
+            c[pos] = np.array(v, dtype=object) if v else v
+
     def verify(self, token: str) -> SurveyToken:
         """Return the token's content, or raise TokenError saying why it is not genuine
         (ForgedTokenError when it is well formed but no secret signed it)."""

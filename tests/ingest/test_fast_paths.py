@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 import pandas as pd
@@ -65,3 +66,32 @@ def test_response_ids_format_microseconds():
 
     want = hashlib.sha256(b"S-1|2026-11-03T10:15:00.000120|9|").hexdigest()[:32]
     assert response_ids(df) == [want]
+
+
+def test_bulk_response_ids_match_the_python_ones():
+    """The in-memory DuckDB sha256 gives every id the per-row Python code gives (and falls back to it)."""
+    from nps.ingest.load import _IdHasher
+
+    stamps = [datetime(2026, 11, 3, 10, 15, 0, 120), datetime(2026, 1, 1), datetime(2025, 12, 31, 23, 59, 59, 999999),
+              datetime(2026, 11, 3, 10, 15, 0, 120), datetime(1999, 2, 28, 1, 2, 3, 4)]
+    df = pd.DataFrame({"survey_id": pd.Series(["S-1", "S-ż", "S|3", "S-1", "x" * 300], dtype=object),
+                       "score": [9, 0, -3, 9, 10],
+                       "comment": pd.Series([None, "żółć, \"quoted\"\nline 🙂", "", "  spaced  ", "a|b"], dtype=object),
+                       "responded_at": pd.Series(stamps, dtype="datetime64[us]")})
+    hasher = _IdHasher()
+    try:
+        assert hasher(df) == response_ids(df)
+        want = hashlib.sha256("S-ż|2026-01-01T00:00:00.000000|0|żółć, \"quoted\"\nline 🙂".encode()).hexdigest()[:32]
+        assert hasher(df)[1] == want
+        # as the loader builds its rows: pandas' str dtype, a missing comment NaN (hashed as "nan")
+        mixed = df.astype({"survey_id": "str", "comment": "str"})
+        assert mixed["comment"].isna().sum() == 1 and hasher(mixed) == response_ids(mixed)
+        old = df.copy()
+        old["responded_at"] = pd.Series([datetime(999, 1, 1)] * 5, dtype="datetime64[us]")
+        assert hasher(old) == response_ids(old)  # a three-digit year: the Python code formats it
+        odd = df.copy()
+        odd.loc[1, "comment"] = "lone \ud800 surrogate"
+        assert hasher(odd) == response_ids(odd)  # not Arrow text: the Python code hashes it
+        assert len(set(hasher(df))) == 5 and all(len(i) == 32 for i in hasher(df))
+    finally:
+        hasher.close()

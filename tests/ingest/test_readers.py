@@ -134,3 +134,52 @@ def test_plain_lines_read_as_the_csv_module_reads_them(delimiter):
     assert [(r["line"], r["original"], r["token"], r["score"], r["comment"], r["responded_at"], r["locale"], r["parse_rule"])
             for r in got] == want
     assert len(got) == 8  # the blank line is no row; the all-blank fields are a row (its rules quarantine it)
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 3, 1000])
+@pytest.mark.parametrize("block_bytes", [40, 1 << 20])
+def test_block_fast_path_reads_what_the_line_by_line_reader_reads(monkeypatch, chunk_rows, block_bytes):
+    """Whole blocks split by Arrow give the same chunks, row for row and value for value, as the
+    csv module line by line, and hand every odd block (and the rest of the file) to it."""
+    import pandas as pd
+
+    from nps.ingest import readers
+
+    h = "token,score,responded_at,comment,locale\n"
+    files = [
+        h + "t1,9,2026-11-03T10:00:00Z, hi ,EN\r\nt2, 8 ,2026-11-03,,\n\n  \nt3,1\nt4,2,x,\u00a0\u3000,\x1c\n",
+        h + 't1,9,x,"a, ""b""",en\n"t2","8","y","",""\nt3,7,z,"żółć",pl\nt4,1,2,3,4,5\n',
+        h + 't1,9,x,"two\nlines",en\nt2,8,y,,\n',
+        h + "t1,9,x,hi,en\n".replace("hi", "h\x00i") + "t2,8,y,,\n",
+        (h + "t1,9,x,hi,en\n").encode() + b"t2,8,y,\xff,en\nt3,1,z,,\n",
+        h + 't1,9,x, "a",en\nt2,9,x,"a" ,en\nt3,9,x,a"b,en\n',
+        h + 't1,9,x,"a,b",en\n\nt2,8,y,"",\nt3,1,z,"q",en,9\n',
+        h + "t1,9,x,h\ri,en\n",
+        h + 't1,9,x,"a"b,en\n',
+        h + "t1,9,x,hi,en\nt2,8,y,,",
+        h + "t1,9,x," + "y" * 250_000 + ",en\n",
+    ]
+
+    def read(data: bytes):
+        try:
+            return [df for df in read_csv_chunks(io.BytesIO(data), chunk_rows)]
+        except RejectedFileError as err:
+            return str(err)
+
+    monkeypatch.setattr(readers, "_BLOCK_BYTES", block_bytes)
+    for text in files:
+        data = text if isinstance(text, bytes) else text.encode("utf-8")
+        fast = read(data)
+        with monkeypatch.context() as m:
+            m.setattr(readers, "_arrow_block", lambda *a, **k: None)
+            slow = read(data)
+        if isinstance(slow, str):
+            assert fast == slow
+            continue
+        assert [len(df) for df in fast] == [len(df) for df in slow]
+        for a, b in zip(fast, slow, strict=True):
+            pd.testing.assert_frame_equal(a, b, check_exact=True)
+    quoted = [r for df in read(files[1].encode()) for r in df.to_dict("records")]
+    assert [(r["line"], r["token"], r["comment"], r["locale"], r["parse_rule"]) for r in quoted] == [
+        (2, "t1", 'a, "b"', "en", None), (3, "t2", None, None, None), (4, "t3", "żółć", "pl", None),
+        (5, None, None, None, "ragged_row")]

@@ -126,6 +126,50 @@ def response_ids(df: pd.DataFrame) -> list[str]:
     ]
 
 
+#: response_ids in SQL: the same sha256 of the same text, computed by an in-memory DuckDB without
+#: holding the GIL (the writer thread needs it meanwhile). strftime's %f is six digits, as numpy's.
+_IDS_SQL = ("SELECT left(sha256(survey_id || '|' || strftime(responded_at, '%Y-%m-%dT%H:%M:%S.%f') || '|' "
+            "|| CAST(score AS VARCHAR) || '|' || coalesce(comment, '')), 32) AS id FROM ingest_ids")
+
+
+class _IdHasher:
+    """``response_ids`` of a chunk, in bulk (one in-memory DuckDB per loader, one thread)."""
+
+    def __init__(self) -> None:
+        self._con = None
+
+    def __call__(self, df: pd.DataFrame) -> list[str]:
+        import pyarrow as pa
+
+        stamps = df["responded_at"].to_numpy().astype("datetime64[us]")
+        years = stamps.astype("datetime64[Y]").astype(np.int64) + 1970
+        if not len(df) or np.isnat(stamps).any() or years.min() < 1000 or years.max() > 9999:
+            return response_ids(df)  # four-digit years only: how both format the rest could differ
+        # the text ``response_ids`` formats: a missing value that is not None (pandas' str dtype
+        # holds NaN) reads "nan" there, so it does here too; the ids must never change
+        text = [[v if v.__class__ is str else ("" if v is None else f"{v}") for v in df[c].tolist()]
+                for c in ("survey_id", "comment")]
+        try:
+            table = pa.table({"survey_id": pa.array(text[0], pa.string()), "responded_at": pa.array(stamps),
+                              "score": pa.array(df["score"].astype("int64").to_numpy()), "comment": pa.array(text[1], pa.string())})
+        except (pa.ArrowException, TypeError, UnicodeError):  # e.g. a lone surrogate in a comment
+            return response_ids(df)
+        if self._con is None:
+            import duckdb
+
+            self._con = duckdb.connect(":memory:", config={"threads": 1, "memory_limit": "64MB"})
+        self._con.register("ingest_ids", table)
+        try:
+            return self._con.execute(_IDS_SQL).fetchnumpy()["id"].tolist()
+        finally:
+            self._con.unregister("ingest_ids")
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+
 class ResponseLoader:
     """Ingests response files into one warehouse; one GX suite serves every file of a run."""
 
@@ -138,6 +182,7 @@ class ResponseLoader:
         self.comment_max = config.program.comment_max_chars
         self.chunk_rows = chunk_rows
         self._validator: ResponseValidator | None = None
+        self._ids = _IdHasher()
 
     @property
     def validator(self) -> ResponseValidator:
@@ -146,7 +191,10 @@ class ResponseLoader:
         return self._validator
 
     def ingest_all(self) -> list[audit.FileResult]:
-        return [self.ingest_file(f) for f in self.landing.pending("responses")]
+        try:
+            return [self.ingest_file(f) for f in self.landing.pending("responses")]
+        finally:
+            self._ids.close()
 
     def ingest_file(self, f: LandedFile) -> audit.FileResult:
         self.landing.checksum(f)
@@ -327,7 +375,7 @@ class ResponseLoader:
                 "loaded_at": now,
             })
             out["loaded_at"] = out["loaded_at"].astype("datetime64[us]")
-            out.insert(0, "response_id", response_ids(out))
+            out.insert(0, "response_id", self._ids(out))
             tick("ids")
         log.debug("%s chunk of %d rows: %d to load, %d quarantined: %s", f.relpath, len(df), len(v), len(why), tick)
         return _Checked(len(df), qf, out)

@@ -11,6 +11,12 @@ line with other bytes is quarantined on its own (the rest of the file still load
 endings are accepted. The CSV delimiter (``,`` ``;`` or tab) is taken from the header line.
 Blank lines are not rows. A file is rejected whole (``RejectedFileError``) when it is empty, has
 no usable header, or its quoting never closes.
+
+A UTF-8 CSV is read in blocks of about 2 MB: Arrow splits a block whose lines are one record each
+(cut at the delimiter, or by Arrow's CSV parser where every field is plainly unquoted or wholly
+quoted), in C; the first block that has anything else (a quoted line break, a stray quote, a bad
+byte, a NUL, a lone CR) and the rest of the file go through the csv module line by line. Both
+give the same rows (tests/ingest/test_readers.py compares them).
 """
 
 from __future__ import annotations
@@ -18,10 +24,13 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
+import numpy as np
 import pandas as pd
 
 from nps.ingest import DEFAULT_CHUNK_ROWS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, RESPONSE_COLUMNS, RejectedFileError
@@ -29,19 +38,13 @@ from nps.ingest import DEFAULT_CHUNK_ROWS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, R
 csv.field_size_limit(16 * 1024 * 1024)  # long comments are quarantined by rule, not by the parser
 _FRAME_COLUMNS = ("line", "original", "token", "score", "responded_at", "comment", "locale", "parse_rule", "parse_error")
 _MAX_ORIGINAL = 200_000  # characters of a quarantined line kept verbatim
+_BLOCK_BYTES = 2 << 20  # raw bytes the CSV fast path reads at a time
+_SPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())  # what str.strip() removes
 
 
-def _lines(fobj: BinaryIO) -> Iterator[tuple[str, str | None]]:
-    """(text ending in at most one ``\\n``, decode error or None) per physical line."""
-    head = fobj.read(4)
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        text = io.TextIOWrapper(io.BufferedReader(_Prefixed(head, fobj)), encoding="utf-16", newline="")
-        for line in text:
-            yield line.replace("\r\n", "\n").replace("\r", "\n"), None
-        return
-    if head.startswith(codecs.BOM_UTF8):
-        head = head[3:]
-    for raw in _Prefixed(head, fobj):
+def _decoded(raws: Iterable[bytes]) -> Iterator[tuple[str, str | None]]:
+    """(text ending in at most one ``\\n``, decode error or None) per raw UTF-8 line."""
+    for raw in raws:
         if raw.endswith(b"\r\n"):
             raw = raw[:-2] + b"\n"
         try:
@@ -52,6 +55,32 @@ def _lines(fobj: BinaryIO) -> Iterator[tuple[str, str | None]]:
                 raw.decode("utf-8", errors="replace"),
                 f"line is not valid UTF-8 (byte 0x{bad} at position {err.start + 1}); re-export the file as UTF-8",
             )
+
+
+class _Source:
+    """A response file's physical lines: decoded one by one (``lines``), or for UTF-8 files also as
+    raw blocks of whole lines (``block``) that the CSV fast path reads in a few C calls."""
+
+    def __init__(self, fobj: BinaryIO) -> None:
+        head = fobj.read(4)
+        self.utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        if head.startswith(codecs.BOM_UTF8):
+            head = head[3:]
+        self.buffered = io.BufferedReader(_Prefixed(head, fobj), buffer_size=1 << 20)
+        self.lines = self._utf16() if self.utf16 else _decoded(self.buffered)
+
+    def _utf16(self) -> Iterator[tuple[str, str | None]]:
+        for line in io.TextIOWrapper(self.buffered, encoding="utf-16", newline=""):
+            yield line.replace("\r\n", "\n").replace("\r", "\n"), None
+
+    def block(self) -> list[bytes]:
+        """The next raw lines, about ``_BLOCK_BYTES`` (UTF-8 files; ``lines`` must be between lines)."""
+        return self.buffered.readlines(_BLOCK_BYTES)
+
+
+def _lines(fobj: BinaryIO) -> Iterator[tuple[str, str | None]]:
+    """(text ending in at most one ``\\n``, decode error or None) per physical line."""
+    return _Source(fobj).lines
 
 
 class _Prefixed(io.RawIOBase):
@@ -73,9 +102,6 @@ class _Prefixed(io.RawIOBase):
         b[: len(data)] = data
         return len(data)
 
-    def __iter__(self):
-        buffered = io.BufferedReader(self, buffer_size=1 << 20)
-        return iter(buffered)
 
 
 def _blank(value: str | None) -> str | None:
@@ -124,9 +150,108 @@ def _sniff_delimiter(header: str) -> str:
     return best if counts[best] else ","
 
 
+def _frame(first_line: int, lines, values: dict, full: np.ndarray | None = None) -> pd.DataFrame:  # noqa: ANN001
+    """A reader chunk frame of a block: ``values`` (name → Arrow strings) are the fields of the
+    lines ``full`` marks (all when None); the other lines get None and are dealt with by the caller."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(lines)
+    null = pa.scalar(None, pa.string())
+
+    def value(name: str, keep_spacing: bool = False) -> np.ndarray:
+        out = np.full(n, None, dtype=object)
+        v = values.get(name)
+        if v is not None and len(v):
+            bare = pc.utf8_trim(v, characters=_SPACE)  # str.strip()
+            got = pc.if_else(pc.equal(bare, ""), null, v if keep_spacing else bare).to_numpy(zero_copy_only=False)
+            if full is None:
+                out = got
+            else:
+                out[full] = got
+        return out
+
+    # object columns, as ``_Batch.frame`` makes them (pandas 3 would infer its str dtype)
+    frame = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in {
+        "original": lines.to_numpy(zero_copy_only=False),
+        "token": value("token"), "score": value("score"), "responded_at": value("responded_at"),
+        # a comment keeps its own spacing; an all-blank one is no comment
+        "comment": value("comment", keep_spacing=True), "locale": value("locale"),
+        "parse_rule": np.full(n, None, dtype=object), "parse_error": np.full(n, None, dtype=object),
+    }.items()})
+    frame.insert(0, "line", np.arange(first_line, first_line + n, dtype=np.int64))
+    return frame
+
+
+def _arrow_block(raw: list[bytes], first_line: int, delimiter: str, width: int, index: dict[str, int]) -> pd.DataFrame | None:
+    """The rows of a block of raw lines as the line-by-line reader gives them, in whole columns;
+    None when the block has anything that reader must see line by line: a record over several
+    lines (a quoted line break), broken quoting, a lone CR, a NUL, bytes that are not UTF-8, a line
+    longer than ``_MAX_ORIGINAL``. The csv module splits the block in one call (a block without
+    quotes is split by Arrow: a record is then its line cut at the delimiter)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    data = b"".join(raw).replace(b"\r\n", b"\n")
+    if b"\r" in data or b"\x00" in data:
+        return None
+    if data.endswith(b"\n"):
+        data = data[:-1]
+    try:
+        lines = pc.split_pattern(pa.array([data], pa.binary()).cast(pa.string()), "\n").flatten()
+    except pa.ArrowInvalid:  # not UTF-8
+        return None
+    if len(lines) != len(raw) or pc.max(pc.utf8_length(lines)).as_py() > _MAX_ORIGINAL:
+        return None
+    if b'"' not in data:
+        fields = pc.split_pattern(lines, delimiter)
+    else:
+        # Quoted fields: Arrow's CSV parser when every line has the header's number of fields,
+        # each plainly unquoted or wholly quoted with doubled inner quotes (where it and the csv
+        # module agree), else None.
+        d = re.escape(delimiter)
+        field = f'([^"{d}]*|"([^"]|"")*")'
+        if not pc.all(pc.match_substring_regex(lines, f"^{field}({d}{field}){{{width - 1}}}$")).as_py():
+            return None
+        from pyarrow import csv as pacsv
+
+        names = [f"f{k}" for k in range(width)]
+        try:
+            table = pacsv.read_csv(
+                io.BytesIO(data),
+                read_options=pacsv.ReadOptions(column_names=names, block_size=len(data) + 1, use_threads=False),
+                parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char='"', double_quote=True,
+                                                  escape_char=False, newlines_in_values=False, ignore_empty_lines=False),
+                convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                                     strings_can_be_null=False, quoted_strings_can_be_null=False),
+            )
+        except pa.ArrowInvalid:
+            return None
+        if table.num_rows != len(lines):
+            return None
+        return _frame(first_line, lines, {c: table.column(f"f{k}").combine_chunks() for c, k in index.items()})
+    nf = pc.list_value_length(fields).to_numpy(zero_copy_only=False)
+    full = nf == width
+    ok = pa.array(full)
+    frame = _frame(first_line, lines, {c: pc.list_element(fields.filter(ok), k) for c, k in index.items()}, full)
+    if full.all():
+        return frame
+    one = nf == 1
+    if one.any():  # a line of one field is blank when that field is
+        blank = pc.equal(pc.utf8_trim(pc.list_element(fields.filter(pa.array(one)), 0), characters=_SPACE), "")
+        one[np.flatnonzero(one)[~blank.to_numpy(zero_copy_only=False)]] = False
+    one |= nf == 0  # the csv module reads an empty line as no field at all
+    ragged = ~full & ~one
+    if ragged.any():
+        frame.loc[ragged, "parse_rule"] = "ragged_row"
+        frame.loc[ragged, "parse_error"] = [f"line has {k} fields, the header has {width}" for k in nf[ragged].tolist()]
+    return frame[~one].reset_index(drop=True)
+
+
 def read_csv_chunks(fobj: BinaryIO, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pd.DataFrame]:
     """Rows of a CSV response export, in chunks."""
-    lines = _lines(fobj)
+    src = _Source(fobj)
+    lines = src.lines
     consumed: list[tuple[str, str | None]] = []
     line_no = 0
 
@@ -157,12 +282,37 @@ def read_csv_chunks(fobj: BinaryIO, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Ite
             consumed.append(item)
             yield item[0]
 
-    reader = csv.reader(feed(), delimiter=delimiter, strict=True)
     batch = _Batch()
     rows = batch.rows
     it, isc, ira = index["token"], index["score"], index["responded_at"]
     ic, il = index.get("comment"), index.get("locale")
     next_line = line_no + 1
+    # Fast path (UTF-8): whole blocks of lines split by Arrow (``_arrow_block``); the first block
+    # it declines (quotes, a bad byte, a NUL ...) and everything after it are read line by line
+    # below, which knows what to say about each line.
+    pieces: list[pd.DataFrame] = []
+    have = 0
+    while not src.utf16:
+        raw = src.block()
+        if not raw:
+            if pieces:
+                yield pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
+            return
+        piece = _arrow_block(raw, next_line, delimiter, width, index)
+        if piece is None:
+            lines = _decoded(itertools.chain(raw, src.buffered))
+            break
+        next_line += len(raw)
+        pieces.append(piece)
+        have += len(piece)
+        while have >= chunk_rows:
+            whole = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
+            yield whole.iloc[:chunk_rows].reset_index(drop=True)
+            rest = whole.iloc[chunk_rows:].reset_index(drop=True)
+            pieces, have = ([rest] if len(rest) else []), len(rest)
+    if pieces:  # the rest of the fast rows start the next chunk
+        rows.extend(pd.concat(pieces, ignore_index=True).itertuples(index=False, name=None))
+    reader = csv.reader(feed(), delimiter=delimiter, strict=True)
     while True:
         try:
             rec = next(reader)

@@ -7,11 +7,10 @@ dispatched, or a token whose survey type differs from the ledger's.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from nps.tokens import TokenError, TokenSigner
-
-_NO_TOKEN = (None, None, None)
 
 
 def _verify_slow(signer: TokenSigner, tok: str) -> tuple:
@@ -26,18 +25,16 @@ def _verify_slow(signer: TokenSigner, tok: str) -> tuple:
 
 def verify_tokens(signer: TokenSigner, tokens: pd.Series) -> pd.DataFrame:
     """Per row: survey_id, token_type, token_answer and token_error (None when genuine)."""
-    # The common case (a genuine token) through ``TokenSigner.fields``, mapped over the chunk in one
-    # pass; anything unusual goes to ``verify`` so that rejections keep their exact messages.
+    # Genuine tokens through ``TokenSigner.fields_many`` (the whole chunk in a few array operations
+    # around one HMAC per token); anything else goes to ``verify`` so that rejections keep their
+    # exact messages.
     toks = tokens.tolist()
-    fields = list(map(signer.fields, toks))
-    errors: list[str | None] = [None] * len(toks)
-    for i in [i for i, got in enumerate(fields) if got is None]:
+    sid, typ, ans, _, _ = signer.fields_many(toks)
+    errors = np.full(len(toks), None, dtype=object)
+    for i in np.flatnonzero(pd.isna(sid)).tolist():
         tok = toks[i]
-        if tok is None:
-            fields[i] = _NO_TOKEN  # a missing token is a validation rule, not a forgery
-        else:
-            *fields[i], errors[i] = _verify_slow(signer, tok)
-    sid, typ, ans = [f[0] for f in fields], [f[1] for f in fields], [f[2] for f in fields]
+        if tok is not None:  # a missing token is a validation rule, not a forgery
+            sid[i], typ[i], ans[i], errors[i] = _verify_slow(signer, tok)
     out = pd.DataFrame({"survey_id": sid, "token_type": typ, "token_error": errors}, index=tokens.index, dtype=object)
     out["token_answer"] = pd.array(ans, dtype="Int64")
     return out
@@ -51,9 +48,12 @@ def ledger_lookup(warehouse, conn, survey_ids: pd.Series) -> pd.DataFrame:  # no
         return pd.DataFrame({"survey_id": pd.Series([], dtype=object), "ledger_type": pd.Series([], dtype=object),
                              "sent_at": pd.Series([], dtype="datetime64[us]")})
     if warehouse.is_duckdb:
-        # DuckDB reads the DataFrame in place and hands back a DataFrame: no row-by-row round trip.
+        # DuckDB reads the keys in place and hands back a DataFrame: no row-by-row round trip. As an
+        # Arrow table: DuckDB scans pandas' Python strings holding the GIL (the writer needs it).
+        import pyarrow as pa
+
         raw = conn.connection.driver_connection
-        raw.register("ingest_stage_keys", keys)
+        raw.register("ingest_stage_keys", pa.table({"survey_id": pa.array(keys["survey_id"].tolist(), pa.string())}))
         try:
             out = raw.execute(sql).df()
         finally:
