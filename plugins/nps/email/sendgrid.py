@@ -11,6 +11,8 @@ another host and never retries. This hook:
 - fails a 4xx naming the batch and SendGrid's error messages (never the addresses);
 - treats a timeout as *uncertain* (the request may have been accepted), not as a failure;
 - switches ``mail_settings.sandbox_mode`` on by configuration.
+- can encode a batch's request ahead (``prepare``): ``nps.dispatch`` does it while the previous
+  request is on the wire, so the sending thread only writes bytes.
 """
 
 from __future__ import annotations
