@@ -37,7 +37,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -246,18 +246,20 @@ def _send_batches(wh: Warehouse, conn, config: ProgramConfig, signer: TokenSigne
                   folder: str, domain: str, templates: dict, result: DispatchResult) -> None:
     """Send the planned batches in order; stops at the first batch that was not (certainly) sent.
 
-    A two-stage pipeline: while batch k is on the wire (one sender thread, at most one batch in
-    flight), the next batch is rendered. The ledger protocol is unchanged: a batch is marked
-    sending (committed) before its request and sent after it; a rendered batch that was never
-    marked is simply dropped when an earlier one fails. Only the rows ``mark_sending`` moved are
+    A pipeline: while batch k is on the wire (one sender thread, one request at a time),
+    this thread commits, in one transaction, batch k-1 as sent (accepted by the provider) and
+    batch k+1 as sending, while a render thread renders batch k+1 and, when the transport can
+    (``prepare``), encodes its request (again with only the rows the transaction moved, when it
+    moved fewer than planned). So each batch's rows are committed
+    sending before its own request (never sent again on a guess), the ledger's commit is off the
+    request's path, and there is one commit per request. Only the rows ``mark_sending`` moved are
     sent: rows another attempt took in the meantime are left out of the request.
 
-    One commit per request (as ``nps.ledger.send_once``): an accepted batch is recorded sent in the
-    transaction that hands the next batch over, so that commit happens right after the provider's
-    answer, exactly where a separate ``mark_sent`` commit would; the last batch, or the one before
-    an error or an exception, is recorded on its own. A worker killed at any point leaves at most
-    the batch whose request was on the wire (or had just been answered) ``sending``: uncertain,
-    reconciled by the next attempt.
+    When request k is not accepted, batch k+1 (committed sending, never handed to the transport)
+    is put back to claimed (``hand_back``): certainly not sent. A worker killed at any point
+    leaves at most two batches ``sending``: the one whose request was on the wire or just answered,
+    and the one committed next, or the one accepted before it; both are reconciled by the next
+    attempt (evidence, else after the grace period).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -268,7 +270,10 @@ def _send_batches(wh: Warehouse, conn, config: ProgramConfig, signer: TokenSigne
     if not plan:
         return
     items = list(zip(batch_ids, plan, strict=True))
-    accepted: tuple[dict[str, Any], int, str | None] | None = None  # (batch params, recipients, message id)
+    prepare = getattr(transport, "prepare", None)
+    accepted: list[tuple[dict[str, Any], int, str | None]] = []  # (batch params, recipients, message id), not yet recorded
+    unsent: dict[str, Any] | None = None  # a batch committed sending and not handed to the transport (yet)
+    nxt = 0  # the next planned batch to hand over
 
     def mark_sent(bparams: dict[str, Any], n: int, message_id: str | None) -> int:
         marked = wh.run_file(conn, "dispatch/mark_sent", {**bparams, "now": utcnow(), "message_id": message_id,
@@ -278,54 +283,98 @@ def _send_batches(wh: Warehouse, conn, config: ProgramConfig, signer: TokenSigne
                       "batch's to mark sent", bparams["batch_id"], n, marked)
         return marked
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nps-send") as pool:
-        try:
-            batch = _build_batch(config, signer, templates, items[0][0], *items[0][1], folder)
-            for n in range(len(items)):
-                bparams = {"batch_id": batch.batch_id}
-                # Committed before the request: from here on the rows are never sent again on a
-                # guess. The same commit records the previous, accepted batch as sent.
+    def recorded(marked: int) -> None:  # the accepted batches' mark_sent was committed
+        result.sent, result.batches = result.sent + marked, result.batches + len(accepted)
+        accepted.clear()
+
+    def render(batch_id: str, key, members) -> Batch:
+        batch = _build_batch(config, signer, templates, batch_id, key, members, folder)
+        if prepare is not None:
+            try:
+                return prepare(batch)
+            except SendError:  # e.g. an oversized batch: sent as it is, the transport classifies the error
+                return batch
+        return batch
+
+    def hand_over(renderer):
+        """One commit: the accepted batches become sent, the next planned batch's still-claimed rows
+        sending; returns that batch rendered with the rows it moved (None: the plan is done). The
+        batch is rendered (``renderer``) while the transaction runs, and again, with the rows it
+        moved, when it moved fewer than planned."""
+        nonlocal nxt, unsent
+        while nxt < len(items):
+            batch_id, (key, members) = items[nxt]
+            nxt += 1
+            bparams = {"batch_id": batch_id}
+            rendering = renderer.submit(render, batch_id, key, members)
+            try:
                 with conn.begin():
-                    marked = mark_sent(*accepted) if accepted is not None else None
+                    marked = sum(mark_sent(*a) for a in accepted)
                     moved = wh.run_file(conn, "dispatch/mark_sending",
                                         {**bparams, "now": utcnow(), "transport": transport.name})
                     # Every planned row moved (the usual case) or, when fewer, exactly which ones.
-                    owned = None if moved == len(batch.recipients) else {
+                    owned = None if moved == len(members) else {
                         r["send_key"] for r in conn.execute(sa.text(wh.read_sql("dispatch/batch_owned")), bparams).mappings()}
-                if marked is not None:  # committed
-                    result.sent, result.batches, accepted = result.sent + marked, result.batches + 1, None
-                upcoming_item = items[n + 1] if n + 1 < len(items) else None
-                if owned is not None:
-                    log.warning("batch %s: %d of its %d invitations were taken by another attempt; sending the other %d",
-                                batch.batch_id, len(batch.recipients) - len(owned), len(batch.recipients), len(owned))
-                    batch = replace(batch, recipients=[r for r in batch.recipients if r.send_key in owned])
-                if not batch.recipients:
-                    if upcoming_item is None:
-                        return
-                    batch = _build_batch(config, signer, templates, upcoming_item[0], *upcoming_item[1], folder)
-                    continue
-                future = pool.submit(attempt, transport.send, batch)
-                upcoming = (_build_batch(config, signer, templates, upcoming_item[0], *upcoming_item[1], folder)
-                            if upcoming_item else None)
-                out = future.result()
+                unsent = bparams  # committed
+                recorded(marked)
+            finally:
+                batch = rendering.result()
+            if owned is None:
+                return batch
+            log.warning("batch %s: %d of its %d invitations were taken by another attempt; sending the other %d",
+                        batch_id, len(members) - len(owned), len(members), len(owned))
+            members = [r for r in members if r["send_key"] in owned]
+            if members:
+                return render(batch_id, key, members)
+            unsent = None  # it moved no row
+        return None
+
+    def settle(batch: Batch, out) -> None:
+        """Record a request that was not accepted: its rows leave sending, or stay uncertain."""
+        bparams = {"batch_id": batch.batch_id}
+        if out.status == "failed":
+            result.failed += _step(wh, conn, "dispatch/mark_unsent", {**bparams, "status": "failed", "error": out.error})
+        elif out.status == "claimed":
+            _step(wh, conn, "dispatch/mark_unsent", {**bparams, "status": "claimed", "error": out.error})
+        else:
+            result.uncertain += _step(wh, conn, "dispatch/mark_uncertain", {**bparams, "error": out.error})
+        result.errors.append(out.error)
+
+    flight = None  # (batch, future): the request on the wire
+    with (ThreadPoolExecutor(max_workers=1, thread_name_prefix="nps-send") as pool,
+          ThreadPoolExecutor(max_workers=1, thread_name_prefix="nps-render") as renderer):
+        try:
+            batch = hand_over(renderer)
+            while batch is not None:
+                # Forgotten before the request leaves: from here on these rows are never put back.
+                unsent = None
+                flight = (batch, pool.submit(attempt, transport.send, batch))
+                # While it is on the wire: the previous batch recorded sent, the next one committed
+                # sending and, beside that transaction, rendered.
+                upcoming = hand_over(renderer)
+                out = flight[1].result()
+                done, flight = flight[0], None
                 if out.status != "sent":
-                    if out.status == "failed":
-                        result.failed += _step(wh, conn, "dispatch/mark_unsent", {**bparams, "status": "failed", "error": out.error})
-                    elif out.status == "claimed":
-                        _step(wh, conn, "dispatch/mark_unsent", {**bparams, "status": "claimed", "error": out.error})
-                    else:
-                        result.uncertain += _step(wh, conn, "dispatch/mark_uncertain", {**bparams, "error": out.error})
-                    result.errors.append(out.error)
+                    settle(done, out)
                     return
-                accepted = (bparams, len(batch.recipients), out.message_id)
-                if upcoming is None:
-                    return
+                accepted.append(({"batch_id": done.batch_id}, len(done.recipients), out.message_id))
                 batch = upcoming
         finally:
-            if accepted is not None:
+            if flight is not None:  # an error here while a request was on the wire: its answer first
+                try:
+                    out = flight[1].result()
+                except BaseException:  # noqa: BLE001 - the transport died with it (a killed worker): uncertain
+                    out = None
+                if out is not None and out.status == "sent":
+                    accepted.append(({"batch_id": flight[0].batch_id}, len(flight[0].recipients), out.message_id))
+                elif out is not None:
+                    settle(flight[0], out)
+            if unsent is not None:  # committed sending but never handed to the transport: certainly not sent
+                _step(wh, conn, "dispatch/hand_back", unsent)
+            if accepted:
                 with conn.begin():
-                    marked = mark_sent(*accepted)
-                result.sent, result.batches = result.sent + marked, result.batches + 1
+                    marked = sum(mark_sent(*a) for a in accepted)
+                recorded(marked)
 
 
 def _retry_after(wh: Warehouse, config: ProgramConfig, interval_start: datetime, now: datetime) -> tuple[int, timedelta]:
@@ -403,7 +452,6 @@ def _dispatch_locked(wh: Warehouse, config: ProgramConfig, signer: TokenSigner, 
     with wh.begin() as conn:
         wh.run_file(conn, "dispatch/clear_batches", params)  # finished plan rows only, never a live attempt's
         wh.load_df(conn, "ops.dispatch_batches", plan_df)
-        wh.run_file(conn, "dispatch/analyze")
 
     templates: dict[tuple[str, str], MessageTemplate] = {}
     # One connection for the whole loop (a transaction per step): reopening a DuckDB file per

@@ -25,7 +25,9 @@ per send key in ``ops.message_ledger``, with the invitations' protocol (``nps.di
   the resending run does not send them a third time.
 
 Invitations keep their own table (``ops.survey_invitations`` is also the cohort's record); they
-share this module's lock (``scope_lock``) and the same states and reconciliation rules.
+share this module's lock (``scope_lock``) and the same states and reconciliation rules. Unlike
+``send_once``, ``nps.dispatch`` commits the next batch ``sending`` while a request is on the wire
+(a killed worker may leave two batches uncertain there, one here).
 """
 
 from __future__ import annotations

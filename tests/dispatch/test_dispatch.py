@@ -138,36 +138,56 @@ class LedgerAtEachRequest:
         self.commits = 0
 
     def send(self, batch):
-        self.seen.append((len(batch.recipients), statuses(self.wh), self.commits))
+        keys = [r.send_key for r in batch.recipients]
+        own = self._own(keys)
+        batches = int(self.wh.scalar("SELECT COUNT(DISTINCT batch_id) FROM ops.survey_invitations WHERE status = 'sending'"))
+        self.seen.append((len(keys), own, statuses(self.wh), batches))
         return self.inner.send(batch)
 
+    def _own(self, keys: list[str]) -> dict[str, int]:
+        """The committed statuses of this request's rows."""
+        rows = self.wh.query("SELECT send_key, status FROM ops.survey_invitations")
+        mine = set(keys)
+        return dict(Counter(r["status"] for r in rows if r["send_key"] in mine))
 
-def test_each_request_goes_out_one_commit_after_the_last_with_only_its_batch_sending(warehouse):
-    """The previous batch is recorded sent in the commit that hands the next batch over: one commit
-    per request, and as each request leaves, its rows (and only they) are committed as sending."""
+
+def test_each_request_goes_out_after_its_rows_were_committed_sending_one_commit_per_request(warehouse):
+    """As each request leaves, all its rows are committed sending; at most two batches are sending
+    at any time (the one on the wire and the one handed over next, or the one accepted before it,
+    not yet recorded); and each request costs one commit, which records the previous batch sent."""
     import sqlalchemy as sa
 
     seed_cohort(warehouse, 2100, 5)
+    commits = {"n": 0}
+
+    def count(conn) -> None:  # noqa: ANN001
+        commits["n"] += 1
+
     with FakeSendGrid() as sg:
         spy = LedgerAtEachRequest(SendGridHook(KEY, host=sg.url), warehouse)
-
-        def count(conn) -> None:  # noqa: ANN001
-            spy.commits += 1
-
         sa.event.listen(warehouse.engine, "commit", count)
         try:
             res = dispatch_invitations(warehouse, config(), SIGNER, spy, START, "scheduled__1")
+            per_call = commits["n"]
         finally:
             sa.event.remove(warehouse.engine, "commit", count)
     assert (res.sent, res.batches) == (2105, 4)
-    assert [(n, st) for n, st, _ in spy.seen] == [
-        (1000, {"claimed": 1105, "sending": 1000}),
-        (1000, {"sent": 1000, "sending": 1000, "claimed": 105}),
-        (100, {"sent": 2000, "sending": 100, "claimed": 5}),
-        (5, {"sent": 2100, "sending": 5}),
-    ]
-    commits = [c for _, _, c in spy.seen]
-    assert [b - a for a, b in zip(commits, commits[1:], strict=False)] == [1, 1, 1]
+    sizes = [1000, 1000, 100, 5]
+    assert [(n, own) for n, own, _, _ in spy.seen] == [(n, {"sending": n}) for n in sizes]
+    for k, (_, _, st, batches) in enumerate(spy.seen):
+        # Request k leaves with batch k-1 accepted (recorded sent, or not yet) and batch k+1
+        # committed sending (or not yet): one of two states, never more than two batches sending.
+        before = {"sent": sum(sizes[:k - 1]), "sending": sum(sizes[max(0, k - 1):k + 1])}
+        after = {"sent": sum(sizes[:k]), "sending": sum(sizes[k:k + 2])}
+        allowed = [{s: n for s, n in {**d, "claimed": 2105 - d["sent"] - d["sending"]}.items() if n}
+                   for d in (before, after)]
+        assert st in allowed, (k, st)
+        assert batches <= 2
+    # The claim, the plan and its drop (3; on PostgreSQL also taking and releasing the advisory
+    # lock, 2) and, per request, one: its batch committed sending together with the previous batch
+    # recorded sent; plus the last batch recorded sent on its own.
+    lock = 2 if warehouse.dialect == "postgresql" else 0
+    assert per_call == lock + 3 + len(sizes) + 1
     assert statuses(warehouse) == {"sent": 2105}
 
 
@@ -182,6 +202,12 @@ def test_400_fails_the_batch_then_a_rerun_after_the_fix_sends_the_rest(warehouse
         err = warehouse.scalar("SELECT MAX(error) FROM ops.survey_invitations WHERE status = 'failed'")
         assert "HTTP 400: -: simulated HTTP 400" in err
         assert len(sg.requests) == 2  # a 4xx is never retried
+        # Batch 3 was committed sending while batch 2 was on the wire, never sent: handed back to
+        # claimed, with its attempt taken back.
+        back = warehouse.query("SELECT attempts, error, COUNT(*) AS n FROM ops.survey_invitations "
+                               "WHERE status = 'claimed' GROUP BY attempts, error")
+        assert back == [{"attempts": 0, "error": None, "n": 500}]
+        assert not set(received(sg)) & set(keys[2000:])
         res = dispatch_invitations(warehouse, config(), SIGNER, hook, START, "r2")  # cleared after the fix
         assert res.sent == 1500
     assert statuses(warehouse) == {"sent": 2500}
@@ -337,17 +363,32 @@ def test_smtp_uncertain_batch_is_resent_after_the_grace_period_and_only_then(war
     assert statuses(warehouse) == {"sent": 30}
 
 
-class Interleave:
-    """Sends through ``inner``; right after the server accepted batch ``n``, before the answer is
-    back in the ledger, runs ``during()``: a second attempt of the same interval."""
+def wait_for(wh, status: str, n: int, timeout: float = 30.0) -> None:
+    """Wait until ``n`` ledger rows are committed ``status`` (the dispatching thread hands the next
+    batch over while a request is on the wire)."""
+    import time
 
-    def __init__(self, inner, n: int, during) -> None:
+    deadline = time.monotonic() + timeout
+    while int(wh.scalar("SELECT COUNT(*) FROM ops.survey_invitations WHERE status = :s", {"s": status})) < n:
+        assert time.monotonic() < deadline, f"never {n} rows {status}"
+        time.sleep(0.01)
+
+
+class Interleave:
+    """Sends through ``inner``; right after the server accepted batch ``n`` (and the next batch was
+    committed sending beside it), before the answer is back in the ledger, runs ``during()``: a
+    second attempt of the same interval."""
+
+    def __init__(self, inner, n: int, during, wh=None, sending: int = 0) -> None:
         self.inner, self.n, self.during, self.calls, self.name = inner, n, during, 0, inner.name
+        self.wh, self.sending = wh, sending
 
     def send(self, batch):
         msg = self.inner.send(batch)
         self.calls += 1
         if self.calls == self.n:
+            if self.wh is not None:
+                wait_for(self.wh, "sending", self.sending)
             self.during()
         return msg
 
@@ -367,7 +408,8 @@ def _second_attempt(warehouse, cfg, sg, outcome: dict, **kw):
 
 def test_overlapping_attempt_without_the_lock_sends_only_rows_it_owns(warehouse, monkeypatch):
     """Row ownership on its own (the interval lock switched off): a second attempt runs while the
-    first has batch 1 on the wire; each key reaches the server once and both reports are true."""
+    first has batch 1 on the wire and batch 2 committed sending; each key reaches the server once
+    and both reports are true."""
     import nps.dispatch
 
     monkeypatch.setattr(nps.dispatch, "interval_lock", lambda *a, **k: contextlib.nullcontext())
@@ -375,16 +417,16 @@ def test_overlapping_attempt_without_the_lock_sends_only_rows_it_owns(warehouse,
     cfg = config(dispatch=SMALL)
     outcome: dict = {}
     with FakeSendGrid() as sg:
-        first = Interleave(SendGridHook(KEY, host=sg.url), 1, None)
+        first = Interleave(SendGridHook(KEY, host=sg.url), 1, None, warehouse, sending=20)
         first.during = _second_attempt(warehouse, cfg, sg, outcome)
         a = dispatch_invitations(warehouse, cfg, SIGNER, first, START, "scheduled__1")
     b = outcome["pending"]
-    # The second attempt sent batches 2 and 3 (still claimed), saw batch 1 in flight and waits for it.
-    assert (b.sent, b.waiting) == (20, 10)
-    # It left the first attempt's plan alone (batch 1 still sending; the first batch id's rows).
+    # The second attempt sent batch 3 (still claimed), saw batches 1 and 2 sending and waits for them.
+    assert (b.sent, b.waiting) == (10, 20)
+    # It left the first attempt's plan alone (batches 1 and 2 still sending; the first batch id's rows).
     assert outcome["plan_rows"] == 10
-    # The first attempt sent batch 1 and skipped the rows the second took: its report says so.
-    assert (a.sent, a.batches) == (10, 1)
+    # The first attempt sent batches 1 and 2 and skipped the rows the second took: its report says so.
+    assert (a.sent, a.batches) == (20, 2)
     assert received(sg) == Counter(keys)
     assert statuses(warehouse) == {"sent": 30}
 
@@ -447,19 +489,25 @@ from nps.tokens import TokenSigner
 from nps.warehouse import Warehouse
 from tests.cohorts.helpers import config
 
+from tests.dispatch.test_dispatch import wait_for
+
 class KillAfter:
     name = "sendgrid"
-    def __init__(self):
-        self.hook, self.calls = SendGridHook({key!r}, host={host!r}), 0
+    def __init__(self, wh):
+        self.hook, self.calls, self.wh = SendGridHook({key!r}, host={host!r}), 0, wh
     def send(self, batch):
         msg = self.hook.send(batch)
         self.calls += 1
         if self.calls == 2:
-            os.kill(os.getpid(), signal.SIGKILL)  # the worker dies before the ledger update
+            # The worst moment: batch 3 is committed sending (batch 1 recorded sent with it) and
+            # batch 2 was accepted; the worker dies before the ledger knows.
+            wait_for(self.wh, "sent", 10)
+            os.kill(os.getpid(), signal.SIGKILL)
         return msg
 
-dispatch_invitations(Warehouse({url!r}), config(dispatch={{"batch_size": 10}}),
-                     TokenSigner("test-secret-not-for-production-0123456789"), KillAfter(), datetime(2026, 10, 5, 6), "r1")
+wh = Warehouse({url!r})
+dispatch_invitations(wh, config(dispatch={{"batch_size": 10}}),
+                     TokenSigner("test-secret-not-for-production-0123456789"), KillAfter(wh), datetime(2026, 10, 5, 6), "r1")
 """
 
 
@@ -470,11 +518,20 @@ def test_worker_killed_by_signal_then_the_webhook_then_a_rerun(warehouse, landin
         code = KILLED_WORKER.format(root=str(ROOT), plugins=str(ROOT / "plugins"), host=sg.url, url=warehouse.url, key=KEY)
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120, env=os.environ.copy())
         assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
-        assert statuses(warehouse) == {"sent": 10, "sending": 10, "claimed": 10}
+        # Two batches uncertain: batch 2 (accepted) and batch 3 (committed sending, never sent).
+        assert statuses(warehouse) == {"sent": 10, "sending": 20}
+        assert len(sg.accepted) == 2
         assert webhook(sg, warehouse, landing, "after-the-kill.json", event="delivered") == 20
         pin(monkeypatch, T0 + timedelta(minutes=30))
-        res = dispatch_invitations(warehouse, config(dispatch=SMALL), SIGNER, SendGridHook(KEY, host=sg.url), START, "r2")
-        assert (res.reconciled_sent, res.requeued, res.sent) == (10, 0, 10)
+        hook = SendGridHook(KEY, host=sg.url)
+        # Batch 2 is confirmed by its events; batch 3 has none: it waits out the grace period.
+        with pytest.raises(SendsPending) as pending:
+            dispatch_invitations(warehouse, config(dispatch=SMALL), SIGNER, hook, START, "r2")
+        assert (pending.value.waiting, pending.value.sent, hook.requests) == (10, 0, 0)
+        assert statuses(warehouse) == {"sent": 20, "sending": 10}
+        pin(monkeypatch, T0 + timedelta(minutes=61))
+        res = dispatch_invitations(warehouse, config(dispatch=SMALL), SIGNER, hook, START, "r2")
+        assert (res.reconciled_sent, res.requeued, res.sent, hook.requests) == (0, 10, 10, 1)
     assert statuses(warehouse) == {"sent": 30}
     assert received(sg) == Counter(keys)
     ids = warehouse.query("SELECT provider_message_id AS m, COUNT(*) AS n FROM ops.survey_invitations "

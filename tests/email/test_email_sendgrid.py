@@ -27,6 +27,30 @@ def _batch(n: int = 2, batch_id: str = "2026-10-05T0600.abc123.00000") -> Batch:
                  ["nps-invitation", "csat", "en"])
 
 
+
+def test_a_prepared_batch_posts_the_body_encoded_ahead_and_a_changed_one_is_built_again():
+    """``prepare`` encodes the request ahead (dispatch does it while the previous request is on the
+    wire); the server receives exactly ``build_payload``'s JSON, in UTF-8 with the JSON content type.
+    A batch whose recipients changed after ``prepare`` is never sent with the stale body."""
+    from dataclasses import replace
+
+    batch = _batch(3)
+    batch = replace(batch, recipients=[replace(batch.recipients[0], name="Zoë Łukasz"), *batch.recipients[1:]])
+    with FakeSendGrid() as sg:
+        hook = SendGridHook(KEY, host=sg.url, timeout=5)
+        prepared = hook.prepare(batch)
+        assert prepared.prepared[3].startswith(b'{"from":') and "Zoë Łukasz".encode() in prepared.prepared[3]
+        assert hook.send(prepared) == "msg-00001"
+        assert hook.send(replace(prepared, recipients=prepared.recipients[:1])) == "msg-00002"
+        assert SendGridHook(KEY, host=sg.url, sandbox=True).send(prepared) == "msg-00003"
+    first, second, sandboxed = (r["body"] for r in sg.requests)
+    assert first == build_payload(batch)
+    assert first["personalizations"][0]["to"][0]["name"] == "Zoë Łukasz"
+    assert second == build_payload(replace(batch, recipients=batch.recipients[:1]))
+    assert sandboxed == build_payload(batch, sandbox=True)
+    assert sg.requests[0]["headers"]["Content-Type"] == "application/json"
+    assert sg.requests[0]["headers"]["Authorization"] == f"Bearer {KEY}"
+
 class Sleeps(list):
     def __call__(self, s: float) -> None:
         self.append(s)

@@ -15,7 +15,7 @@ dispatcher what the provider did with the batch, which decides the ledger state:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from nps.email.render import MessageTemplate
 
@@ -50,6 +50,9 @@ class Batch:
     sender_email: str = ""
     categories: list[str] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
+    #: The request a transport encoded ahead for exactly these recipients (``prepare``), or None:
+    #: built when sent. A transport checks it still matches before using it.
+    prepared: Any = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -80,3 +83,6 @@ class Transport(Protocol):
     def send(self, batch: Batch) -> str | None:
         """Send the batch; return the provider's message id for the batch, if it gives one."""
         ...
+
+    # Optional: ``prepare(batch) -> Batch`` returns the batch with its request encoded ahead
+    # (``Batch.prepared``), so the sending thread only writes it (``nps.dispatch`` calls it when present).

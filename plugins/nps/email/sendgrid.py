@@ -11,6 +11,8 @@ another host and never retries. This hook:
 - fails a 4xx naming the batch and SendGrid's error messages (never the addresses);
 - treats a timeout as *uncertain* (the request may have been accepted), not as a failure;
 - switches ``mail_settings.sandbox_mode`` on by configuration.
+- can encode a batch's request ahead (``prepare``): ``nps.dispatch`` does it while the previous
+  request is on the wire, so the sending thread only writes bytes.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import re
 import time
 import urllib.error
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from nps.email.base import Batch, PermanentSendError, TransientSendError, UncertainSendError
@@ -84,6 +87,11 @@ def build_payload(batch: Batch, *, sandbox: bool = False) -> dict[str, Any]:
     if sandbox:
         payload["mail_settings"] = {"sandbox_mode": {"enable": True}}
     return payload
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    """The request body as sent: compact JSON in UTF-8 (what the client's ``json.dumps`` sent, without spaces)."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 _ADDRESS = re.compile(r"[^\s\[\]<>()\"',;:]+@[^\s\[\]<>()\"',;:]+")
@@ -149,15 +157,16 @@ class SendGridHook:
         delay = retry_after if retry_after is not None else self.backoff_base * 2**attempt
         return min(delay, self.backoff_max)
 
-    def post(self, payload: dict[str, Any], label: str) -> str | None:
-        """POST /v3/mail/send with retries; returns ``X-Message-Id``."""
+    def post(self, payload: dict[str, Any] | bytes, label: str) -> str | None:
+        """POST /v3/mail/send with retries (``payload``: the JSON body, or it encoded); returns ``X-Message-Id``."""
         from python_http_client.exceptions import HTTPError
 
+        body = payload if isinstance(payload, bytes) else encode(payload)
         attempt = 0
         while True:
             self.requests += 1
             try:
-                resp = self.client.client.mail.send.post(request_body=payload, timeout=self.timeout)
+                resp = self._post_body(body)
             except HTTPError as err:
                 status = int(err.status_code)
                 if status == 429 or status >= 500:
@@ -199,5 +208,28 @@ class SendGridHook:
             headers = resp.headers
             return headers.get("X-Message-Id") if headers is not None else None
 
+    def _post_body(self, body: bytes):
+        """One POST of an encoded JSON body through the client (its headers, URL and error
+        classes): the client's own ``post`` would encode the body again."""
+        import urllib.request
+
+        from python_http_client.client import Response
+
+        endpoint = self.client.client.mail.send
+        request = urllib.request.Request(
+            endpoint._build_url(None), data=body, method="POST",
+            headers={**endpoint.request_headers, "Content-Type": "application/json"},
+        )
+        return Response(endpoint._make_request(urllib.request.build_opener(), request, timeout=self.timeout))
+
+    def prepare(self, batch: Batch) -> Batch:
+        """The batch with its request body built and encoded ahead (``Batch.prepared``), so the
+        thread that sends it only writes it (``nps.dispatch`` prepares batch k+1 while k is on the wire)."""
+        body = encode(build_payload(batch, sandbox=self.sandbox))
+        return replace(batch, prepared=(self.sandbox, batch.batch_id, len(batch.recipients), body))
+
     def send(self, batch: Batch) -> str | None:
+        p = batch.prepared
+        if isinstance(p, tuple) and len(p) == 4 and p[:3] == (self.sandbox, batch.batch_id, len(batch.recipients)):
+            return self.post(p[3], batch.label)
         return self.post(build_payload(batch, sandbox=self.sandbox), batch.label)

@@ -1,1 +1,0 @@
--- dispatch/analyze: nothing to do on DuckDB (it keeps its own statistics); see analyze.postgresql.sql.

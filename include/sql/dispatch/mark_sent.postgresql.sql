@@ -1,0 +1,13 @@
+-- dispatch/mark_sent (PostgreSQL): the transport accepted one batch: the ledger rows this batch moved to
+-- sending (status sending AND batch_id :batch_id) become sent with the provider's message id
+-- (SendGrid's X-Message-Id, else the message's own Message-ID). Its rowcount is what was sent.
+-- Why a twin: the batch's keys as one array (an InitPlan over the plan's primary key), probed
+-- through the ledger's primary key, whatever the statistics say: with IN (SELECT ...) the
+-- planner scanned the whole ledger when batch_id looked rare (mark_sent: 126 ms against 43 ms
+-- for 1,000 rows of a 98,000-row ledger), and the ledger only grows. Same rows as the .sql twin.
+UPDATE ops.survey_invitations
+SET status = 'sent', sent_at = :now, error = NULL,
+    provider_message_id = COALESCE(CAST(:message_id AS VARCHAR), '<' || survey_id || '@' || :domain || '>')
+WHERE status = 'sending'
+  AND batch_id = :batch_id
+  AND send_key = ANY (ARRAY(SELECT b.send_key FROM ops.dispatch_batches b WHERE b.batch_id = :batch_id));
